@@ -1,0 +1,49 @@
+// Opens the metadata database of the embedded store: node:sqlite in WAL mode with
+// synchronous=FULL, so that a committed transaction survives a crash or power loss.
+import { DatabaseSync } from 'node:sqlite';
+import { migrations } from './migrations.ts';
+
+export type Db = DatabaseSync;
+
+export class SchemaVersionError extends Error {}
+
+export function openDatabase(file: string): Db {
+  const db = new DatabaseSync(file, { timeout: 10_000 });
+  db.exec(`
+    PRAGMA journal_mode = WAL;
+    PRAGMA synchronous = FULL;
+    PRAGMA foreign_keys = ON;
+    PRAGMA busy_timeout = 10000;
+  `);
+  migrate(db);
+  return db;
+}
+
+function migrate(db: Db): void {
+  const row = db.prepare('PRAGMA user_version').get() as { user_version: number };
+  const current = row.user_version;
+  if (current > migrations.length) {
+    throw new SchemaVersionError(
+      `store schema version ${current} is newer than this kakitome understands (${migrations.length}); upgrade kakitome`,
+    );
+  }
+  for (let version = current; version < migrations.length; version++) {
+    transaction(db, () => {
+      db.exec(migrations[version]!);
+      db.exec(`PRAGMA user_version = ${version + 1}`);
+    });
+  }
+}
+
+/** Runs fn inside BEGIN IMMEDIATE … COMMIT; rolls back on any exception. */
+export function transaction<T>(db: Db, fn: () => T): T {
+  db.exec('BEGIN IMMEDIATE');
+  try {
+    const result = fn();
+    db.exec('COMMIT');
+    return result;
+  } catch (err) {
+    if (db.isTransaction) db.exec('ROLLBACK');
+    throw err;
+  }
+}

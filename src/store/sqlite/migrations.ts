@@ -1,0 +1,62 @@
+// Schema of the embedded store, versioned with PRAGMA user_version.
+// Each entry migrates from version i to i+1 and runs inside one transaction;
+// append new entries, never edit shipped ones.
+export const migrations: readonly string[] = [
+  `
+  CREATE TABLE domains (
+    name        TEXT PRIMARY KEY,            -- ASCII (punycode), lower case
+    created_at  INTEGER NOT NULL             -- unix ms
+  ) STRICT;
+
+  CREATE TABLE users (
+    id            INTEGER PRIMARY KEY,
+    address       TEXT NOT NULL UNIQUE,      -- normalised local@domain
+    domain        TEXT NOT NULL REFERENCES domains(name) ON DELETE RESTRICT,
+    password_hash TEXT NOT NULL,             -- PHC string, see src/auth/password.ts
+    apop_secret   TEXT,                      -- separate APOP shared secret, NULL = APOP off
+    created_at    INTEGER NOT NULL
+  ) STRICT;
+
+  CREATE TABLE aliases (
+    address     TEXT NOT NULL,               -- normalised alias address in a local domain
+    target      TEXT NOT NULL,               -- normalised local or remote address
+    domain      TEXT NOT NULL REFERENCES domains(name) ON DELETE RESTRICT,
+    created_at  INTEGER NOT NULL,
+    PRIMARY KEY (address, target)
+  ) STRICT;
+
+  CREATE TABLE mailboxes (
+    id            INTEGER PRIMARY KEY,
+    user_id       INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    name          TEXT NOT NULL,             -- 'INBOX' (IMAP folders later)
+    uid_validity  INTEGER NOT NULL,
+    next_uid      INTEGER NOT NULL DEFAULT 1,
+    UNIQUE (user_id, name)
+  ) STRICT;
+
+  CREATE TABLE messages (
+    id           INTEGER PRIMARY KEY,
+    mailbox_id   INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+    uid          INTEGER NOT NULL,           -- per mailbox, ascending (IMAP UID)
+    uidl         TEXT NOT NULL UNIQUE,       -- POP3 UIDL: stable, unique, printable
+    blob         TEXT NOT NULL,              -- name of the message file in the blob store
+    size         INTEGER NOT NULL,           -- octets of the stored (CRLF) message
+    flags        INTEGER NOT NULL DEFAULT 0,
+    received_at  INTEGER NOT NULL,
+    UNIQUE (mailbox_id, uid)
+  ) STRICT;
+  CREATE INDEX messages_blob ON messages(blob);
+
+  CREATE TABLE dkim_keys (
+    id           INTEGER PRIMARY KEY,
+    domain       TEXT NOT NULL REFERENCES domains(name) ON DELETE CASCADE,
+    selector     TEXT NOT NULL,
+    algorithm    TEXT NOT NULL CHECK (algorithm IN ('rsa-sha256', 'ed25519-sha256')),
+    private_key  TEXT NOT NULL,              -- PKCS#8 PEM
+    public_key   TEXT NOT NULL,              -- the p= value of the DNS record (base64)
+    created_at   INTEGER NOT NULL,
+    retired_at   INTEGER,                    -- no longer signs; still published until removed
+    UNIQUE (domain, selector)
+  ) STRICT;
+  `,
+];
