@@ -1,0 +1,217 @@
+// Message files of the embedded store, one file per delivered message.
+//
+// SECURITY: no user input ever becomes a file path. Names are random ids made here
+// (26 lower-case base32 characters of 16 random bytes) and every name is checked
+// against a strict pattern before it is joined to the root, so a bad name cannot
+// escape <dataDir>/blobs. Directories are 0700, files 0600, and the root and its
+// shards must be real directories, not symlinks.
+//
+// Durability is split in two so that a group committer can batch it: write() fsyncs
+// the file's data, syncDirs() fsyncs the shard directories holding the new entries.
+// A message is durable only after both, and after its row is committed.
+import { randomBytes } from 'node:crypto';
+import { closeSync, createReadStream, fsyncSync, lstatSync, mkdirSync, openSync, type ReadStream } from 'node:fs';
+import { lstat, open, readdir, readFile, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+
+const BASE32_ALPHABET = 'abcdefghijklmnopqrstuvwxyz234567';
+// 128 bits = 25 full characters + one carrying 3 bits (its 2 low bits are zero padding),
+// so the last character is one of the 8 values that are multiples of 4.
+const BLOB_NAME = /^[a-z2-7]{25}[aeimquy4]$/;
+const SHARD_COUNT = 256;
+
+export class InvalidBlobNameError extends Error {}
+
+/** A fresh random id: 26 lower-case base32 characters (RFC 4648 alphabet) of 16 random bytes. */
+export function newBlobName(): string {
+  return base32(randomBytes(16));
+}
+
+export function isBlobName(name: string): boolean {
+  return BLOB_NAME.test(name);
+}
+
+export interface WrittenBlob {
+  name: string;
+  size: number;
+}
+
+export interface BlobEntry {
+  name: string;
+  mtimeMs: number;
+}
+
+export class BlobStore {
+  readonly root: string;
+
+  private constructor(root: string) {
+    this.root = root;
+  }
+
+  /**
+   * Opens (creating on first use) <dataDir>/blobs with its 256 shard directories.
+   * Synchronous: it runs once at startup, next to the synchronous database open.
+   */
+  static open(dataDir: string): BlobStore {
+    const root = join(dataDir, 'blobs');
+    const rootCreated = ensureDirectorySync(root);
+    let shardCreated = false;
+    for (let shard = 0; shard < SHARD_COUNT; shard++) {
+      if (ensureDirectorySync(join(root, shardName(shard)))) shardCreated = true;
+    }
+    // New directory entries are durable only once their parent is fsynced; shards are
+    // made here, up front, so that write() never has to create a directory.
+    if (shardCreated) syncDirectorySync(root);
+    if (rootCreated) syncDirectorySync(dataDir);
+    return new BlobStore(root);
+  }
+
+  /** The file path of a blob; throws InvalidBlobNameError for anything but a well-formed id. */
+  path(name: string): string {
+    return join(this.root, this.shardOf(name), name);
+  }
+
+  /**
+   * Writes content to a new file and fsyncs its data. Does NOT fsync the directory:
+   * call syncDirs() (once per batch) before treating the blob as durable.
+   * The file is created under its final name with O_EXCL, so an existing file is never
+   * overwritten; a crash mid-write leaves a file no row references (an orphan), which
+   * is why no tmp+rename step is needed.
+   */
+  async write(
+    content: Buffer | Uint8Array | AsyncIterable<Uint8Array>,
+    name: string = newBlobName(),
+  ): Promise<WrittenBlob> {
+    const file = this.path(name);
+    const handle = await open(file, 'wx', 0o600);
+    let size = 0;
+    try {
+      if (content instanceof Uint8Array) {
+        await handle.writeFile(content);
+        size = content.byteLength;
+      } else {
+        await handle.writeFile(countBytes(content, (n) => (size += n)));
+      }
+      await handle.datasync();
+    } catch (err) {
+      await handle.close().catch(() => {});
+      await unlink(file).catch(() => {});
+      throw err;
+    }
+    await handle.close();
+    return { name, size };
+  }
+
+  /** Fsyncs every shard directory holding one of the names, each once, concurrently. */
+  async syncDirs(names: Iterable<string>): Promise<void> {
+    const shards = new Set<string>();
+    for (const name of names) shards.add(this.shardOf(name));
+    await Promise.all([...shards].map((shard) => syncDirectory(join(this.root, shard))));
+  }
+
+  open(name: string): ReadStream {
+    return createReadStream(this.path(name));
+  }
+
+  async read(name: string): Promise<Buffer> {
+    return readFile(this.path(name));
+  }
+
+  /** Removes a blob; false if it did not exist. */
+  async remove(name: string): Promise<boolean> {
+    try {
+      await unlink(this.path(name));
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw err;
+    }
+  }
+
+  /** Every blob file with its modification time; files with other names are skipped, never touched. */
+  async *entries(): AsyncGenerator<BlobEntry> {
+    for (let shard = 0; shard < SHARD_COUNT; shard++) {
+      const dir = join(this.root, shardName(shard));
+      for (const name of await readdir(dir)) {
+        if (!isBlobName(name) || this.shardOf(name) !== shardName(shard)) continue;
+        try {
+          const stats = await lstat(join(dir, name));
+          if (stats.isFile()) yield { name, mtimeMs: stats.mtimeMs };
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        }
+      }
+    }
+  }
+
+  /** The shard is the id's first random byte (its first 8 bits), as two hex digits. */
+  private shardOf(name: string): string {
+    if (!isBlobName(name)) throw new InvalidBlobNameError(`invalid blob name: ${JSON.stringify(name)}`);
+    const high = BASE32_ALPHABET.indexOf(name[0]!);
+    const low = BASE32_ALPHABET.indexOf(name[1]!);
+    return shardName((high << 3) | (low >> 2));
+  }
+}
+
+function shardName(shard: number): string {
+  return shard.toString(16).padStart(2, '0');
+}
+
+function base32(bytes: Uint8Array): string {
+  let out = '';
+  let bits = 0;
+  let value = 0;
+  for (const byte of bytes) {
+    value = (value << 8) | byte;
+    bits += 8;
+    while (bits >= 5) {
+      out += BASE32_ALPHABET[(value >>> (bits - 5)) & 31];
+      bits -= 5;
+    }
+  }
+  if (bits > 0) out += BASE32_ALPHABET[(value << (5 - bits)) & 31];
+  return out;
+}
+
+async function* countBytes(
+  chunks: AsyncIterable<Uint8Array>,
+  count: (bytes: number) => void,
+): AsyncGenerator<Uint8Array> {
+  for await (const chunk of chunks) {
+    // A string chunk would be written in some encoding and miscounted: refuse it.
+    if (!(chunk instanceof Uint8Array)) throw new TypeError('blob content chunks must be Uint8Array');
+    count(chunk.byteLength);
+    yield chunk;
+  }
+}
+
+/** Creates dir with mode 0700 if missing; true if it was created. Refuses symlinks and non-directories. */
+function ensureDirectorySync(dir: string): boolean {
+  try {
+    mkdirSync(dir, { mode: 0o700 });
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+  if (!lstatSync(dir).isDirectory()) throw new Error(`${dir} exists and is not a directory`);
+  return false;
+}
+
+function syncDirectorySync(dir: string): void {
+  const fd = openSync(dir, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Fsyncs a directory so that entries created or removed in it survive a crash. */
+export async function syncDirectory(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
