@@ -35,8 +35,12 @@ function migrate(db: Db): void {
   }
 }
 
-/** Runs fn inside BEGIN IMMEDIATE … COMMIT; rolls back on any exception. */
+/**
+ * Runs fn inside BEGIN IMMEDIATE … COMMIT and rolls back on any exception. Inside an
+ * open transaction it nests as a savepoint, so composed operations stay atomic.
+ */
 export function transaction<T>(db: Db, fn: () => T): T {
+  if (db.isTransaction) return savepoint(db, fn);
   db.exec('BEGIN IMMEDIATE');
   try {
     const result = fn();
@@ -44,6 +48,19 @@ export function transaction<T>(db: Db, fn: () => T): T {
     return result;
   } catch (err) {
     if (db.isTransaction) db.exec('ROLLBACK');
+    throw err;
+  }
+}
+
+function savepoint<T>(db: Db, fn: () => T): T {
+  db.exec('SAVEPOINT nested');
+  try {
+    const result = fn();
+    db.exec('RELEASE nested');
+    return result;
+  } catch (err) {
+    db.exec('ROLLBACK TO nested');
+    db.exec('RELEASE nested');
     throw err;
   }
 }

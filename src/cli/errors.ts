@@ -1,0 +1,30 @@
+// Errors the CLI reports as one line on stderr with a non-zero exit status (SPEC:
+// "Errors go to stderr as one clear line, exit status non-zero").
+import { AddressError } from '../mail/address.ts';
+import { AccountError } from '../store/sqlite/accounts.ts';
+import { PasswordError } from '../auth/password.ts';
+import { DataDirError } from '../store/store.ts';
+import { SchemaVersionError } from '../store/sqlite/db.ts';
+import { TlsConfigError } from '../tls/context.ts';
+import { ListenError } from '../server/listeners.ts';
+
+export class CliError extends Error {}
+
+/** Errors whose message is already meant for the user; anything else is a bug. */
+export function isUserFacing(err: unknown): err is Error {
+  return (
+    err instanceof CliError ||
+    err instanceof AddressError ||
+    err instanceof AccountError ||
+    err instanceof PasswordError ||
+    err instanceof DataDirError ||
+    err instanceof SchemaVersionError ||
+    err instanceof TlsConfigError ||
+    err instanceof ListenError ||
+    (err instanceof Error && err.name === 'ConfigError')
+  );
+}
+
+export function oneLine(text: string): string {
+  return text.replace(/\s*\n\s*/g, ' ').trim();
+}

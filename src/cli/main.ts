@@ -1,0 +1,100 @@
+// The `kakitome` command: a table of subcommands, one module per group.
+import { Command, CommanderError } from 'commander';
+import { loadConfig } from '../config/load.ts';
+import { configPathOf } from './context.ts';
+import { registerDomainCommands } from './domain.ts';
+import { CliError, isUserFacing, oneLine } from './errors.ts';
+import { initInstance } from './init.ts';
+import { print } from './io.ts';
+import { registerServeCommand } from './serve.ts';
+import { registerUserCommands } from './user.ts';
+import { dnsRecordsText } from './domain.ts';
+import { openStore } from '../store/store.ts';
+
+const CONFIG_HELP = 'config file (default: $KAKITOME_CONFIG, else ./kakitome.toml)';
+
+function buildProgram(): Command {
+  const program = new Command('kakitome')
+    .description('kakitome: a secure mail server for your own domains (MTA, MSA, MDA, POP3, outbound relay)')
+    .option('--config <file>', CONFIG_HELP)
+    .showHelpAfterError('(run kakitome --help for the list of commands)')
+    .exitOverride();
+
+  program
+    .command('init')
+    .description('create DIR/kakitome.toml, the data directory, a self-signed TLS certificate and DKIM keys; print the DNS records')
+    .requiredOption('--dir <dir>', 'instance directory to create')
+    .requiredOption('--domain <domain>', 'first local domain')
+    .option('--hostname <host>', 'the server host name (default: mail.DOMAIN)')
+    .option('--port-offset <n>', 'add N to every standard port (25, 587, 465, 110, 995)', parseWholeNumber)
+    .option('--listen <addr>', 'IP address every listener binds to (default 0.0.0.0)')
+    .option('--dns <host:port>', 'DNS resolver to use instead of the system one')
+    .action(async (opts: { dir: string; domain: string; hostname?: string; portOffset?: number; listen?: string; dns?: string }) => {
+      const result = await initInstance(opts);
+      print(`created ${result.configPath}`);
+      print(`publish these DNS records for ${result.domain}:`);
+      print();
+      const config = await loadConfig(result.configPath);
+      const store = openStore(config.data_dir);
+      try {
+        print(dnsRecordsText(store, result.domain, result.hostname));
+      } finally {
+        await store.close();
+      }
+      print();
+      print(`next: kakitome --config ${result.configPath} user add postmaster@${result.domain}`);
+    });
+
+  registerServeCommand(program);
+
+  program
+    .command('check-config')
+    .description('validate the config file; print what is wrong with its location')
+    .action(async (_opts, cmd: Command) => {
+      const path = configPathOf(cmd);
+      await loadConfig(path);
+      print(`${path}: ok`);
+    });
+
+  registerDomainCommands(program);
+  registerUserCommands(program);
+
+  // SPEC: every subcommand takes --config FILE, before or after the subcommand name.
+  const addConfigOption = (cmd: Command) => {
+    if (cmd.name() !== 'kakitome' && cmd.name() !== 'init' && cmd.commands.length === 0) {
+      cmd.option('--config <file>', CONFIG_HELP);
+    }
+    cmd.commands.forEach(addConfigOption);
+    cmd.exitOverride();
+  };
+  addConfigOption(program);
+  return program;
+}
+
+function parseWholeNumber(text: string): number {
+  if (!/^\d{1,5}$/.test(text)) throw new CliError(`expected a whole number, got ${JSON.stringify(text)}`);
+  return Number(text);
+}
+
+async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Commander has already printed its message (or the help / version text).
+      return err.exitCode === 0 ? 0 : 2;
+    }
+    if (isUserFacing(err)) {
+      process.stderr.write(`kakitome: ${oneLine(err.message)}\n`);
+      return 1;
+    }
+    process.stderr.write(`kakitome: internal error: ${oneLine((err as Error)?.stack ?? String(err))}\n`);
+    return 70; // EX_SOFTWARE
+  }
+}
+
+// Files kakitome creates (database, message files, keys) are for its own user only.
+process.umask(0o077);
+process.exitCode = await main(process.argv);

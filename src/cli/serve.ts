@@ -1,0 +1,69 @@
+// `kakitome serve` (and `npm start`, which is `kakitome serve --dev`).
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Command } from 'commander';
+import { loadConfig } from '../config/load.ts';
+import { startServer, type RunningServer } from '../server/serve.ts';
+import { hashPassword, generatePassword } from '../auth/password.ts';
+import { openStore } from '../store/store.ts';
+import { configPathOf, DEFAULT_CONFIG_FILE } from './context.ts';
+import { initInstance } from './init.ts';
+import { print } from './io.ts';
+
+/** SPEC: `npm start` with no config anywhere runs a development instance here. */
+export const DEV_DIR = 'var/dev';
+const DEV_DOMAIN = 'example.test';
+const DEV_USER = `dev@${DEV_DOMAIN}`;
+const DEV_PORT_OFFSET = 10_000;
+
+function noConfigAnywhere(cmd: Command): boolean {
+  return (
+    cmd.optsWithGlobals<{ config?: string }>().config === undefined &&
+    process.env.KAKITOME_CONFIG === undefined &&
+    !existsSync(DEFAULT_CONFIG_FILE)
+  );
+}
+
+/** Creates the development instance on first run (with a user whose password is printed once). */
+async function ensureDevInstance(): Promise<string> {
+  const configPath = resolve(DEV_DIR, 'kakitome.toml');
+  if (existsSync(configPath)) return configPath;
+  await initInstance({ dir: DEV_DIR, domain: DEV_DOMAIN, listen: '127.0.0.1', portOffset: DEV_PORT_OFFSET });
+  const password = generatePassword();
+  const config = await loadConfig(configPath);
+  const store = openStore(config.data_dir);
+  try {
+    const user = store.accounts.addUser(DEV_USER, DEV_DOMAIN, await hashPassword(password));
+    store.messages.ensureInbox(user.id);
+  } finally {
+    await store.close();
+  }
+  print(`created the development instance in ${join(DEV_DIR)} (domain ${DEV_DOMAIN}, 127.0.0.1, ports +${DEV_PORT_OFFSET})`);
+  print(`user ${DEV_USER}, password: ${password}`);
+  return configPath;
+}
+
+export function registerServeCommand(program: Command): void {
+  program
+    .command('serve')
+    .description('run every configured listener until SIGTERM/SIGINT, then drain sessions and exit 0')
+    .option('--dev', `with no config anywhere, create (once) and run the development instance in ./${DEV_DIR}`)
+    .action(async (opts: { dev?: boolean }, cmd: Command) => {
+      const configPath = opts.dev && noConfigAnywhere(cmd) ? await ensureDevInstance() : configPathOf(cmd);
+      const config = await loadConfig(configPath);
+      // Handlers first: a signal that arrives while starting must still stop cleanly.
+      let server: RunningServer | undefined;
+      let stopRequested = false;
+      const onSignal = (signal: NodeJS.Signals) => {
+        stopRequested = true;
+        server?.logger.info({ signal }, 'signal received');
+        void server?.stop();
+      };
+      process.on('SIGTERM', onSignal);
+      process.on('SIGINT', onSignal);
+      server = await startServer(config);
+      if (stopRequested) void server.stop();
+      await server.stopped;
+      process.exit(0);
+    });
+}

@@ -1,0 +1,17 @@
+// Logs are JSON lines on stdout (pino), one event each, for journald or a collector.
+// Written synchronously: a mail server's log must keep its order and survive a crash.
+import { pino, type Logger } from 'pino';
+
+export type { Logger };
+
+export function createLogger(level: string): Logger {
+  return pino(
+    {
+      level,
+      base: { pid: process.pid },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+    },
+    pino.destination({ dest: 1, sync: true }),
+  );
+}

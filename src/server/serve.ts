@@ -1,0 +1,77 @@
+// `kakitome serve`: loads the config, checks TLS and the store, binds every
+// configured listener, then runs until SIGTERM/SIGINT, when it stops accepting,
+// lets the protocol services drain their sessions, and exits 0.
+//
+// SECURITY: refuses to start on an unreadable certificate, a data directory open
+// to others, or a listener address it cannot bind — never a partial start.
+import type { Config } from '../config/schema.ts';
+import { openStore } from '../store/store.ts';
+import { loadServerTls } from '../tls/context.ts';
+import { createLogger, type Logger } from './log.ts';
+import {
+  bindListeners,
+  closeListeners,
+  formatEndpoint,
+  type ListenerRole,
+  type ProtocolService,
+} from './listeners.ts';
+import { notYetServed } from './not-yet-served.ts';
+
+const ROLES: ListenerRole[] = ['smtp', 'submission', 'submissions', 'pop3', 'pop3s'];
+/** How long sessions in progress may take to finish after SIGTERM. */
+const DRAIN_TIMEOUT_MS = 10_000;
+
+export interface RunningServer {
+  logger: Logger;
+  /** Resolves when the server has stopped. */
+  stopped: Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startServer(config: Config): Promise<RunningServer> {
+  const logger = createLogger(config.log.level);
+  const tls = loadServerTls(config.tls.cert, config.tls.key);
+  const store = openStore(config.data_dir);
+
+  const services = new Map<ListenerRole, ProtocolService>();
+  for (const role of ROLES) services.set(role, notYetServed(role, config.hostname));
+
+  const plan = ROLES.flatMap((role) =>
+    config.listen[role].map((endpoint) => ({ role, endpoint, service: services.get(role)! })),
+  );
+  let listeners;
+  try {
+    listeners = await bindListeners(plan, tls);
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  // Files left by a crash between a message file's write and its commit.
+  const orphans = await store.messages.collectOrphanBlobs();
+  if (orphans.length > 0) logger.info({ count: orphans.length }, 'removed orphan message files');
+  logger.info(
+    { hostname: config.hostname, listeners: listeners.map((l) => `${l.role}=${formatEndpoint(l.endpoint)}`) },
+    'ready',
+  );
+
+  let stopping: Promise<void> | undefined;
+  let markStopped!: () => void;
+  const stopped = new Promise<void>((resolve) => (markStopped = resolve));
+  const stop = () => {
+    stopping ??= (async () => {
+      logger.info('stopping');
+      const closed = closeListeners(listeners);
+      const drained = Promise.all([...services.values()].map((s) => s.shutdown()));
+      const timeout = new Promise<'timeout'>((resolve) => setTimeout(resolve, DRAIN_TIMEOUT_MS, 'timeout').unref());
+      if ((await Promise.race([Promise.all([closed, drained]), timeout])) === 'timeout') {
+        logger.warn({ timeoutMs: DRAIN_TIMEOUT_MS }, 'sessions still open after the drain timeout; closing anyway');
+      }
+      await store.close();
+      logger.info('stopped');
+      logger.flush();
+      markStopped();
+    })();
+    return stopping;
+  };
+  return { logger, stopped, stop };
+}

@@ -1,0 +1,217 @@
+// Accounts in the embedded store: local domains, users (mailboxes) and aliases.
+// Every name arriving here has been normalised by src/mail/address.ts; this module
+// keeps the cross-table rules (an address is a user or an alias, never both; a
+// domain with accounts cannot be removed) inside single transactions.
+import type { Db } from './db.ts';
+import { transaction } from './db.ts';
+
+export class AccountError extends Error {}
+
+export interface UserRecord {
+  id: number;
+  address: string;
+  domain: string;
+  passwordHash: string;
+  apopSecret: string | null;
+  createdAt: number;
+}
+
+export interface DomainRecord {
+  name: string;
+  createdAt: number;
+  users: number;
+  aliases: number;
+}
+
+export interface AliasRecord {
+  address: string;
+  targets: string[];
+}
+
+interface UserRow {
+  id: number;
+  address: string;
+  domain: string;
+  password_hash: string;
+  apop_secret: string | null;
+  created_at: number;
+}
+
+function toUser(row: UserRow): UserRecord {
+  return {
+    id: row.id,
+    address: row.address,
+    domain: row.domain,
+    passwordHash: row.password_hash,
+    apopSecret: row.apop_secret,
+    createdAt: row.created_at,
+  };
+}
+
+export class AccountStore {
+  readonly #db: Db;
+
+  constructor(db: Db) {
+    this.#db = db;
+  }
+
+  // ── domains ──────────────────────────────────────────────────────────────
+
+  isLocalDomain(domain: string): boolean {
+    return this.#db.prepare('SELECT 1 FROM domains WHERE name = ?').get(domain) !== undefined;
+  }
+
+  addDomain(domain: string, now = Date.now()): void {
+    transaction(this.#db, () => {
+      if (this.isLocalDomain(domain)) throw new AccountError(`domain ${domain} already exists`);
+      this.#db.prepare('INSERT INTO domains (name, created_at) VALUES (?, ?)').run(domain, now);
+    });
+  }
+
+  listDomains(): DomainRecord[] {
+    const rows = this.#db
+      .prepare(
+        `SELECT d.name, d.created_at,
+                (SELECT count(*) FROM users u WHERE u.domain = d.name) AS users,
+                (SELECT count(DISTINCT a.address) FROM aliases a WHERE a.domain = d.name) AS aliases
+           FROM domains d ORDER BY d.name`,
+      )
+      .all() as unknown as { name: string; created_at: number; users: number; aliases: number }[];
+    return rows.map((r) => ({ name: r.name, createdAt: r.created_at, users: r.users, aliases: r.aliases }));
+  }
+
+  /** Removes an empty domain (and its DKIM keys). Refuses while users or aliases remain. */
+  removeDomain(domain: string): void {
+    transaction(this.#db, () => {
+      if (!this.isLocalDomain(domain)) throw new AccountError(`no such domain: ${domain}`);
+      const users = this.#count('SELECT count(*) AS n FROM users WHERE domain = ?', domain);
+      const aliases = this.#count('SELECT count(DISTINCT address) AS n FROM aliases WHERE domain = ?', domain);
+      if (users > 0 || aliases > 0) {
+        throw new AccountError(
+          `domain ${domain} still has ${users} user(s) and ${aliases} alias(es); remove them first`,
+        );
+      }
+      this.#db.prepare('DELETE FROM domains WHERE name = ?').run(domain);
+    });
+  }
+
+  // ── users ────────────────────────────────────────────────────────────────
+
+  addUser(address: string, domain: string, passwordHash: string, now = Date.now()): UserRecord {
+    return transaction(this.#db, () => {
+      this.#requireLocalDomain(domain, address);
+      if (this.getUser(address)) throw new AccountError(`user ${address} already exists`);
+      if (this.getAlias(address)) throw new AccountError(`${address} is already an alias`);
+      this.#db
+        .prepare('INSERT INTO users (address, domain, password_hash, created_at) VALUES (?, ?, ?, ?)')
+        .run(address, domain, passwordHash, now);
+      return this.getUser(address)!;
+    });
+  }
+
+  getUser(address: string): UserRecord | undefined {
+    const row = this.#db.prepare('SELECT * FROM users WHERE address = ?').get(address) as UserRow | undefined;
+    return row && toUser(row);
+  }
+
+  getUserById(id: number): UserRecord | undefined {
+    const row = this.#db.prepare('SELECT * FROM users WHERE id = ?').get(id) as UserRow | undefined;
+    return row && toUser(row);
+  }
+
+  listUsers(domain?: string): UserRecord[] {
+    const rows = (
+      domain === undefined
+        ? this.#db.prepare('SELECT * FROM users ORDER BY domain, address').all()
+        : this.#db.prepare('SELECT * FROM users WHERE domain = ? ORDER BY address').all(domain)
+    ) as unknown as UserRow[];
+    return rows.map(toUser);
+  }
+
+  setPasswordHash(address: string, passwordHash: string): void {
+    const result = this.#db.prepare('UPDATE users SET password_hash = ? WHERE address = ?').run(passwordHash, address);
+    if (result.changes === 0) throw new AccountError(`no such user: ${address}`);
+  }
+
+  setApopSecret(address: string, secret: string | null): void {
+    const result = this.#db.prepare('UPDATE users SET apop_secret = ? WHERE address = ?').run(secret, address);
+    if (result.changes === 0) throw new AccountError(`no such user: ${address}`);
+  }
+
+  /**
+   * Deletes the user row; mailboxes and message rows go with it (ON DELETE CASCADE).
+   * Alias entries pointing at the user are removed too. `beforeDelete` runs inside
+   * the same transaction (e.g. to collect the names of message files to remove).
+   */
+  removeUser<T>(address: string, beforeDelete: (user: UserRecord) => T): { value: T; aliasLinksRemoved: number } {
+    return transaction(this.#db, () => {
+      const user = this.getUser(address);
+      if (!user) throw new AccountError(`no such user: ${address}`);
+      const value = beforeDelete(user);
+      const links = this.#db.prepare('DELETE FROM aliases WHERE target = ?').run(address);
+      this.#db.prepare('DELETE FROM users WHERE id = ?').run(user.id);
+      return { value, aliasLinksRemoved: Number(links.changes) };
+    });
+  }
+
+  // ── aliases ──────────────────────────────────────────────────────────────
+
+  getAlias(address: string): AliasRecord | undefined {
+    const rows = this.#db
+      .prepare('SELECT target FROM aliases WHERE address = ? ORDER BY target')
+      .all(address) as unknown as { target: string }[];
+    return rows.length === 0 ? undefined : { address, targets: rows.map((r) => r.target) };
+  }
+
+  listAliases(domain?: string): AliasRecord[] {
+    const rows = (
+      domain === undefined
+        ? this.#db.prepare('SELECT address, target FROM aliases ORDER BY address, target').all()
+        : this.#db.prepare('SELECT address, target FROM aliases WHERE domain = ? ORDER BY address, target').all(domain)
+    ) as unknown as { address: string; target: string }[];
+    const byAddress = new Map<string, string[]>();
+    for (const row of rows) {
+      const targets = byAddress.get(row.address) ?? [];
+      targets.push(row.target);
+      byAddress.set(row.address, targets);
+    }
+    return [...byAddress].map(([address, targets]) => ({ address, targets }));
+  }
+
+  /**
+   * Adds targets to an alias (creating it). A target in a local domain must be an
+   * existing user or alias, so that mail is never accepted for nobody; a target in
+   * another domain is simple forwarding.
+   */
+  addAlias(address: string, domain: string, targets: { address: string; domain: string }[], now = Date.now()): void {
+    transaction(this.#db, () => {
+      this.#requireLocalDomain(domain, address);
+      if (this.getUser(address)) throw new AccountError(`${address} is already a user`);
+      for (const target of targets) {
+        if (target.address === address) throw new AccountError(`alias ${address} cannot point to itself`);
+        if (this.isLocalDomain(target.domain) && !this.getUser(target.address) && !this.getAlias(target.address)) {
+          throw new AccountError(`alias target ${target.address} is in a local domain but is no user or alias`);
+        }
+      }
+      const insert = this.#db.prepare(
+        'INSERT OR IGNORE INTO aliases (address, target, domain, created_at) VALUES (?, ?, ?, ?)',
+      );
+      for (const target of targets) insert.run(address, target.address, domain, now);
+    });
+  }
+
+  removeAlias(address: string): void {
+    const result = this.#db.prepare('DELETE FROM aliases WHERE address = ?').run(address);
+    if (result.changes === 0) throw new AccountError(`no such alias: ${address}`);
+  }
+
+  #requireLocalDomain(domain: string, address: string): void {
+    if (!this.isLocalDomain(domain)) {
+      throw new AccountError(`${domain} is not a local domain (add it first: kakitome domain add ${domain}) for ${address}`);
+    }
+  }
+
+  #count(sql: string, param: string): number {
+    return (this.#db.prepare(sql).get(param) as { n: number }).n;
+  }
+}
