@@ -1,0 +1,146 @@
+// The configuration file's schema: the one source of truth for key names, types,
+// defaults and the documentation generated from them (see reference.ts). Every
+// table is strict, because a misspelt key silently ignored is a setting silently lost.
+// Defaults are the secure choice: nothing listens, nothing is trusted, nothing is enabled.
+
+import { z } from 'zod';
+import { parseDuration } from './duration.ts';
+import {
+  type HostPort,
+  parseCidr,
+  parseDnsServer,
+  parseHostName,
+  parseIpAddress,
+  parseListenAddress,
+  parseNextHop,
+} from './addresses.ts';
+
+/** Type names for the config reference, for values whose zod type alone ("string") says too little. */
+export const typeLabels = z.registry<{ label: string }>();
+
+/** A string parsed by a plain function; the Error it throws becomes the validation message. */
+function parsedString<T>(label: string, parse: (text: string) => T) {
+  const schema = z.string().transform((text, ctx): T => {
+    try {
+      return parse(text);
+    } catch (error) {
+      ctx.issues.push({ code: 'custom', message: (error as Error).message, input: text });
+      return z.NEVER;
+    }
+  });
+  return schema.register(typeLabels, { label });
+}
+
+function parsePath(text: string): string {
+  if (text === '' || text.includes('\0')) throw new Error(`expected a file path, got ${JSON.stringify(text)}`);
+  return text;
+}
+
+const path = () => parsedString('path', parsePath);
+const duration = () => parsedString('duration', parseDuration);
+
+const listenList = (description: string) =>
+  z.array(parsedString('"address:port"', parseListenAddress)).default([]).describe(description);
+
+const listen = z
+  .strictObject({
+    smtp: listenList('MTA, port 25: receives mail for local domains from the internet; STARTTLS offered, no AUTH.'),
+    submission: listenList('MSA, port 587: STARTTLS, then AUTH; accepts mail from your users.'),
+    submissions: listenList('MSA with implicit TLS, port 465 (RFC 8314).'),
+    pop3: listenList('POP3, port 110: STLS; USER/PASS refused before TLS, APOP allowed.'),
+    pop3s: listenList('POP3 with implicit TLS, port 995 (RFC 8314).'),
+  })
+  .superRefine((roles, ctx) => {
+    const firstUse = new Map<string, string>();
+    for (const [role, addresses] of Object.entries(roles)) {
+      addresses.forEach(({ host, port }, index) => {
+        const address = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+        const earlier = firstUse.get(address);
+        if (earlier === undefined) firstUse.set(address, `listen.${role}[${index}]`);
+        else ctx.addIssue({ code: 'custom', path: [role, index], message: `"${address}" is already used by ${earlier}` });
+      });
+    }
+  });
+
+const tls = z.strictObject({
+  cert: path().prefault('tls/cert.pem').describe('PEM certificate chain for every TLS listener, leaf first.'),
+  key: path().prefault('tls/key.pem').describe('PEM private key of the certificate; keep it readable only by kakitome.'),
+});
+
+const dns = z.strictObject({
+  servers: z
+    .array(parsedString('"address[:port]"', parseDnsServer))
+    .default([])
+    .describe('Resolvers to ask, "address" or "address:port" (port 53 when absent), IPv6 in brackets ("[::1]:53"); empty = the system resolver.'),
+});
+
+const relay = z.strictObject({
+  trusted_networks: z
+    .array(parsedString('CIDR', parseCidr))
+    .default([])
+    .describe('Networks (CIDR; a bare address is one host) that may relay without AUTH. Loopback is not trusted unless listed.'),
+});
+
+const popBeforeSmtp = z.strictObject({
+  enabled: z.boolean().default(false).describe('Let an address that logged in over POP3 submit mail without AUTH for a while.'),
+  ttl: duration().prefault('30m').describe('How long a POP3 login authorises its IP address for submission.'),
+});
+
+/** Domain → next hop; keys are normalised like host names, and two spellings of one domain are an error. */
+const transport = z
+  .record(z.string(), parsedString('"host:port"', parseNextHop))
+  .transform((routes, ctx) => {
+    // No prototype, so a lookup of a domain like "constructor" finds nothing it should not.
+    const byDomain: Record<string, HostPort> = Object.create(null);
+    const spelling = new Map<string, string>();
+    for (const [key, hop] of Object.entries(routes)) {
+      let domain: string;
+      try {
+        domain = parseHostName(key);
+      } catch (error) {
+        ctx.issues.push({ code: 'custom', path: [key], message: (error as Error).message, input: key });
+        continue;
+      }
+      const earlier = spelling.get(domain);
+      if (earlier !== undefined) {
+        ctx.issues.push({ code: 'custom', path: [key], message: `same domain as "${earlier}"`, input: key });
+        continue;
+      }
+      spelling.set(domain, key);
+      byDomain[domain] = hop;
+    }
+    return byDomain;
+  })
+  .register(typeLabels, { label: 'table of domain = "host:port"' });
+
+const outbound = z.strictObject({
+  smtp_port: z.number().int().min(1).max(65535).register(typeLabels, { label: 'port' }).default(25).describe('Port used when delivering to MX hosts.'),
+  source_ip: parsedString('IP address or ""', (text) => (text === '' ? '' : parseIpAddress(text)))
+    .prefault('')
+    .describe('Bind outgoing connections to this local address; "" lets the system choose.'),
+  hold: duration().prefault('0s').describe('Hold window for submitted mail before the first delivery attempt; it can be cancelled meanwhile.'),
+  max_age: duration().prefault('5d').describe('Give up retrying and bounce to the sender after this long in the queue (RFC 5321 §4.5.4.1 suggests 4-5 days).'),
+  transport: transport
+    .prefault({})
+    .describe('Next hop per recipient domain, overriding MX lookup: "example.net" = "host:port" (quote the domain, or TOML reads its dots as tables); "host" alone means port 25.'),
+});
+
+const log = z.strictObject({
+  level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info').describe('Least severe level written to the log.'),
+});
+
+export const configSchema = z.strictObject({
+  hostname: parsedString('host name', parseHostName).describe(
+    'This server\'s fully qualified host name, used in greetings, HELO and Received headers; an internationalised name is stored as punycode (RFC 5890).',
+  ),
+  data_dir: path().prefault('data').describe('Directory for the spool, mailboxes and the archive.'),
+  listen: listen.prefault({}).describe('Addresses to listen on, per role, each a list of "address:port" with an IP address; an absent role does not listen.'),
+  tls: tls.prefault({}).describe('Certificate and key for STARTTLS, STLS and the implicit-TLS ports.'),
+  dns: dns.prefault({}).describe('DNS resolution for MX, SPF, DKIM, DMARC and DNSBL lookups.'),
+  relay: relay.prefault({}).describe('Who may relay to other domains besides authenticated users.'),
+  pop_before_smtp: popBeforeSmtp.prefault({}).describe('POP-before-SMTP, an opt-in alternative to SMTP AUTH for old clients.'),
+  outbound: outbound.prefault({}).describe('Delivery of mail to other servers.'),
+  log: log.prefault({}).describe('Logging, one JSON object per line.'),
+});
+
+export type Config = z.output<typeof configSchema>;
