@@ -125,6 +125,39 @@ const outbound = z.strictObject({
     .describe('Next hop per recipient domain, overriding MX lookup: "example.net" = "host:port" (quote the domain, or TOML reads its dots as tables); "host" alone means port 25.'),
 });
 
+const count = (label: string, min: number, max: number, fallback: number, description: string) =>
+  z.number().int().min(min).max(max).register(typeLabels, { label }).default(fallback).describe(description);
+
+const smtp = z.strictObject({
+  max_message_size: count('bytes', 1024, 2 ** 31 - 1, 26_214_400, 'Largest message accepted, in octets, advertised as SIZE (RFC 1870); larger ones get 552 5.3.4.'),
+  max_recipients: count('count', 1, 10_000, 100, 'Recipients per message; the next RCPT gets 452 4.5.3 (RFC 5321 §4.5.3.1.8 requires at least 100).'),
+  max_connections: count('count', 1, 100_000, 1000, 'Simultaneous SMTP sessions on all SMTP listeners together; more get 421 4.7.0.'),
+  max_connections_per_ip: count('count', 1, 100_000, 50, 'Simultaneous SMTP sessions from one client address; more get 421 4.7.0.'),
+  idle_timeout: duration().prefault('5m').describe('Close a session that sends nothing for this long (RFC 5321 §4.5.3.2.7: at least 5 minutes).'),
+  max_header_bytes: count('bytes', 1024, 16_777_216, 1_048_576, 'Largest header section accepted, in octets; larger gets 552 5.3.4.'),
+  max_header_fields: count('count', 10, 100_000, 1000, 'Most header fields in one message; more gets 552 5.3.4.'),
+  max_received_headers: count('count', 5, 1000, 50, 'Hop limit: a message with more Received fields is refused as a loop (554 5.4.6; RFC 5321 §6.3).'),
+});
+
+const accessList = z.strictObject({
+  allow: z
+    .array(parsedString('CIDR', parseCidr))
+    .default([])
+    .describe('Client networks that may connect; empty = every network.'),
+  deny: z
+    .array(parsedString('CIDR', parseCidr))
+    .default([])
+    .describe('Client networks that may not connect, even when also allowed.'),
+});
+
+const access = z.strictObject({
+  smtp: accessList.prefault({}).describe('Who may connect to the smtp listeners (refused: 554 5.7.1 and close).'),
+  submission: accessList.prefault({}).describe('Who may connect to the submission listeners.'),
+  submissions: accessList.prefault({}).describe('Who may connect to the submissions listeners.'),
+  pop3: accessList.prefault({}).describe('Who may connect to the pop3 listeners.'),
+  pop3s: accessList.prefault({}).describe('Who may connect to the pop3s listeners.'),
+});
+
 const log = z.strictObject({
   level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info').describe('Least severe level written to the log.'),
 });
@@ -140,6 +173,8 @@ export const configSchema = z.strictObject({
   relay: relay.prefault({}).describe('Who may relay to other domains besides authenticated users.'),
   pop_before_smtp: popBeforeSmtp.prefault({}).describe('POP-before-SMTP, an opt-in alternative to SMTP AUTH for old clients.'),
   outbound: outbound.prefault({}).describe('Delivery of mail to other servers.'),
+  smtp: smtp.prefault({}).describe('Limits of the SMTP listeners (smtp, submission, submissions).'),
+  access: access.prefault({}).describe('Per-listener network allow and deny lists, checked when a client connects.'),
   log: log.prefault({}).describe('Logging, one JSON object per line.'),
 });
 

@@ -16,6 +16,12 @@ import {
   type ProtocolService,
 } from './listeners.ts';
 import { notYetServed } from './not-yet-served.ts';
+import { createSmtpService } from '../smtp/service.ts';
+import { ConnectionLimiter } from '../smtp/connection-limits.ts';
+import { createMtaHandler } from '../mta/handler.ts';
+import { networkList } from '../policy/access/networks.ts';
+import type { Store } from '../store/store.ts';
+import type { ServerTlsOptions } from '../tls/context.ts';
 
 const ROLES: ListenerRole[] = ['smtp', 'submission', 'submissions', 'pop3', 'pop3s'];
 /** How long sessions in progress may take to finish after SIGTERM. */
@@ -33,8 +39,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const tls = loadServerTls(config.tls.cert, config.tls.key);
   const store = openStore(config.data_dir);
 
-  const services = new Map<ListenerRole, ProtocolService>();
-  for (const role of ROLES) services.set(role, notYetServed(role, config.hostname));
+  const services = createServices(config, store, tls, logger);
 
   const plan = ROLES.flatMap((role) =>
     config.listen[role].map((endpoint) => ({ role, endpoint, service: services.get(role)! })),
@@ -74,4 +79,45 @@ export async function startServer(config: Config): Promise<RunningServer> {
     return stopping;
   };
   return { logger, stopped, stop };
+}
+
+/** The protocol service of each listener role. */
+function createServices(config: Config, store: Store, tls: ServerTlsOptions, logger: Logger): Map<ListenerRole, ProtocolService> {
+  const services = new Map<ListenerRole, ProtocolService>();
+  for (const role of ROLES) services.set(role, notYetServed(role, config.hostname));
+  const access = (role: ListenerRole) => ({
+    allow: networkList(config.access[role].allow),
+    deny: networkList(config.access[role].deny),
+  });
+  const smtpLimits = {
+    maxMessageBytes: config.smtp.max_message_size,
+    maxRecipients: config.smtp.max_recipients,
+    idleTimeoutMs: config.smtp.idle_timeout,
+    maxHeaderBytes: config.smtp.max_header_bytes,
+    maxHeaderFields: config.smtp.max_header_fields,
+  };
+  // One pool of SMTP connection slots for every SMTP listener.
+  const limiter = new ConnectionLimiter(config.smtp.max_connections, config.smtp.max_connections_per_ip);
+  services.set(
+    'smtp',
+    createSmtpService({
+      role: 'smtp',
+      hostname: config.hostname,
+      implicitTls: false,
+      tls,
+      limits: smtpLimits,
+      limiter,
+      access: access('smtp'),
+      handler: createMtaHandler({
+        store,
+        trustedNetworks: networkList(config.relay.trusted_networks),
+        maxMessageBytes: config.smtp.max_message_size,
+        maxReceivedHeaders: config.smtp.max_received_headers,
+        logger: logger.child({ role: 'smtp' }),
+      }),
+      store,
+      logger,
+    }),
+  );
+  return services;
 }

@@ -37,6 +37,17 @@ test('a config with only a hostname gets every secure default, paths resolved ne
     relay: { trusted_networks: [] },
     pop_before_smtp: { enabled: false, ttl: 1_800_000 },
     outbound: { smtp_port: 25, source_ip: '', hold: 0, max_age: 432_000_000, transport: noRoutes() },
+    smtp: {
+      max_message_size: 26_214_400,
+      max_recipients: 100,
+      max_connections: 1000,
+      max_connections_per_ip: 50,
+      idle_timeout: 300_000,
+      max_header_bytes: 1_048_576,
+      max_header_fields: 1000,
+      max_received_headers: 50,
+    },
+    access: Object.fromEntries(['smtp', 'submission', 'submissions', 'pop3', 'pop3s'].map((role) => [role, { allow: [], deny: [] }])),
     log: { level: 'info' },
   });
 });

@@ -24,6 +24,10 @@ test('the reference is a Markdown table with one row per table and key, in schem
       'relay', 'relay.trusted_networks',
       'pop_before_smtp', 'pop_before_smtp.enabled', 'pop_before_smtp.ttl',
       'outbound', 'outbound.smtp_port', 'outbound.source_ip', 'outbound.hold', 'outbound.max_age', 'outbound.transport',
+      'smtp', 'smtp.max_message_size', 'smtp.max_recipients', 'smtp.max_connections', 'smtp.max_connections_per_ip',
+      'smtp.idle_timeout', 'smtp.max_header_bytes', 'smtp.max_header_fields', 'smtp.max_received_headers',
+      'access',
+      ...['smtp', 'submission', 'submissions', 'pop3', 'pop3s'].flatMap((role) => [`access.${role}`, `access.${role}.allow`, `access.${role}.deny`]),
       'log', 'log.level',
     ].map((key) => `\`${key}\``),
   );

@@ -36,10 +36,19 @@ export interface UserRemover {
 export class UnknownMailboxError extends Error {}
 export class UnknownMessageError extends Error {}
 
+/** A remote recipient of an accepted message, kept for the outbound queue. */
+export interface QueuedRecipient {
+  queueId: string;
+  mailFrom: string;
+  recipient: string;
+  origin: 'mta' | 'msa';
+}
+
 interface Delivery {
   blob: string;
   size: number;
   mailboxIds: readonly number[];
+  queued: readonly QueuedRecipient[];
   receivedAt: number;
 }
 
@@ -65,6 +74,7 @@ export class MessageStore {
   readonly #insertMessage: StatementSync;
   readonly #referencesBlob: StatementSync;
   readonly #blobOfMessage: StatementSync;
+  readonly #insertQueued: StatementSync;
 
   constructor(db: Db, blobs: BlobStore, options: { maxBatchSize?: number } = {}) {
     this.#db = db;
@@ -75,7 +85,13 @@ export class MessageStore {
     this.#insertMessage = db.prepare(
       'INSERT INTO messages (mailbox_id, uid, uidl, blob, size, received_at) VALUES (?, ?, ?, ?, ?, ?)',
     );
-    this.#referencesBlob = db.prepare('SELECT 1 FROM messages WHERE blob = ? LIMIT 1');
+    this.#referencesBlob = db.prepare(
+      'SELECT 1 FROM messages WHERE blob = ?1 UNION ALL SELECT 1 FROM queue WHERE blob = ?1 LIMIT 1',
+    );
+    this.#insertQueued = db.prepare(
+      `INSERT INTO queue (queue_id, blob, size, mail_from, recipient, origin, created_at, next_attempt_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
     this.#blobOfMessage = db.prepare('SELECT blob FROM messages WHERE id = ?');
     this.#committer = new GroupCommitter<Delivery, DeliveredMessage[]>({
       db,
@@ -85,18 +101,18 @@ export class MessageStore {
     });
   }
 
-  /** The id of the user's INBOX, created on first use. */
+  /** The id of the user's INBOX, created on first use (only then is anything written). */
   ensureInbox(userId: number): number {
+    const select = this.#db.prepare('SELECT id FROM mailboxes WHERE user_id = ? AND name = ?');
+    const existing = select.get(userId, INBOX) as { id: number } | undefined;
+    if (existing) return existing.id;
     this.#db
       .prepare(
         `INSERT INTO mailboxes (user_id, name, uid_validity) VALUES (?, ?, ?)
          ON CONFLICT (user_id, name) DO NOTHING`,
       )
       .run(userId, INBOX, Math.floor(Date.now() / 1000));
-    const row = this.#db
-      .prepare('SELECT id FROM mailboxes WHERE user_id = ? AND name = ?')
-      .get(userId, INBOX) as { id: number };
-    return row.id;
+    return (select.get(userId, INBOX) as { id: number }).id;
   }
 
   /**
@@ -108,18 +124,50 @@ export class MessageStore {
     content: Buffer | Uint8Array | AsyncIterable<Uint8Array>,
     mailboxIds: readonly number[],
   ): Promise<DeliveredMessage[]> {
-    if (mailboxIds.length === 0) throw new RangeError('deliver() needs at least one mailbox');
-    if (new Set(mailboxIds).size !== mailboxIds.length) throw new RangeError('deliver() got a mailbox twice');
-    const name = newBlobName();
-    this.#inFlight.add(name);
+    const name = this.newMessageFile();
     try {
       const { size } = await this.#blobs.write(content, name);
-      return await this.#committer.commit({ blob: name, size, mailboxIds: [...mailboxIds], receivedAt: Date.now() });
+      return await this.commitDelivery(name, size, mailboxIds);
     } catch (err) {
-      // After a failed COMMIT the rows may still have reached the disk (an fsync error
-      // leaves it in doubt), so only orphan collection, which checks the rows, may remove the file.
-      if (!(err instanceof BatchCommitError)) await this.#blobs.remove(name).catch(() => {});
+      await this.abandonMessageFile(name, err);
       throw err;
+    }
+  }
+
+  /**
+   * The name of a new message file, protected from orphan collection until its
+   * delivery is committed or abandoned. Write it with `blobs.write(content, name)`.
+   */
+  newMessageFile(): string {
+    const name = newBlobName();
+    this.#inFlight.add(name);
+    return name;
+  }
+
+  /**
+   * Commits a written (fsynced) message file: one row per mailbox and one queue row
+   * per remote recipient, all in one transaction, shared with concurrent deliveries
+   * (group commit). Resolves when durable; the file is then no longer in flight.
+   */
+  async commitDelivery(
+    name: string,
+    size: number,
+    mailboxIds: readonly number[],
+    queued: readonly QueuedRecipient[] = [],
+  ): Promise<DeliveredMessage[]> {
+    if (mailboxIds.length === 0 && queued.length === 0) throw new RangeError('a delivery needs a mailbox or a queued recipient');
+    if (new Set(mailboxIds).size !== mailboxIds.length) throw new RangeError('a delivery got a mailbox twice');
+    const delivered = await this.#committer.commit({ blob: name, size, mailboxIds: [...mailboxIds], queued, receivedAt: Date.now() });
+    this.#inFlight.delete(name);
+    return delivered;
+  }
+
+  /** Gives up a message file that was not (or not surely) committed. */
+  async abandonMessageFile(name: string, reason?: unknown): Promise<void> {
+    // After a failed COMMIT the rows may still have reached the disk (an fsync error
+    // leaves it in doubt), so only orphan collection, which checks the rows, may remove the file.
+    try {
+      if (!(reason instanceof BatchCommitError)) await this.#blobs.remove(name).catch(() => {});
     } finally {
       this.#inFlight.delete(name);
     }
@@ -228,6 +276,9 @@ export class MessageStore {
   }
 
   #insertRows(delivery: Delivery): DeliveredMessage[] {
+    for (const q of delivery.queued) {
+      this.#insertQueued.run(q.queueId, delivery.blob, delivery.size, q.mailFrom, q.recipient, q.origin, delivery.receivedAt, delivery.receivedAt);
+    }
     return delivery.mailboxIds.map((mailboxId) => {
       const row = this.#takeNextUid.get(mailboxId) as { uid: number } | undefined;
       if (!row) throw new UnknownMailboxError(`no mailbox with id ${mailboxId}`);

@@ -59,4 +59,24 @@ export const migrations: readonly string[] = [
     UNIQUE (domain, selector)
   ) STRICT;
   `,
+  // v2: the outbound queue. One row per remote recipient of an accepted message; the
+  // message file is shared with any local copies. Rows are written in the same
+  // transaction as the local deliveries, so acceptance is all or nothing.
+  `
+  CREATE TABLE queue (
+    id               INTEGER PRIMARY KEY,
+    queue_id         TEXT NOT NULL,          -- the id given in "250 ok: queued as ID"
+    blob             TEXT NOT NULL,
+    size             INTEGER NOT NULL,
+    mail_from        TEXT NOT NULL,          -- '' = the null reverse-path
+    recipient        TEXT NOT NULL,
+    origin           TEXT NOT NULL CHECK (origin IN ('mta', 'msa')),
+    created_at       INTEGER NOT NULL,
+    next_attempt_at  INTEGER NOT NULL,
+    attempts         INTEGER NOT NULL DEFAULT 0,
+    last_error       TEXT
+  ) STRICT;
+  CREATE INDEX queue_blob ON queue(blob);
+  CREATE INDEX queue_next_attempt ON queue(next_attempt_at);
+  `,
 ];

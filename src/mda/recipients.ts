@@ -1,0 +1,62 @@
+// Who receives mail sent to a local address: a user, or the users and remote
+// addresses an alias leads to (aliases may point to aliases). Subaddresses
+// (user+tag@domain) reach the user when no account or alias has the full name.
+import type { AccountStore } from '../store/sqlite/accounts.ts';
+
+/** Alias chains deeper than this are configuration loops or mistakes. */
+const MAX_ALIAS_DEPTH = 10;
+const SUBADDRESS_SEPARATOR = '+';
+
+export interface LocalRecipient {
+  /** The address as resolved (after any subaddress was removed). */
+  address: string;
+  /** Users whose INBOX gets a copy; each once. */
+  userIds: number[];
+  /** Forwarding targets outside the local domains, for the outbound queue. */
+  remote: string[];
+}
+
+/** Resolves a normalised local address; undefined when nobody receives its mail. */
+export function resolveLocalRecipient(accounts: AccountStore, address: string): LocalRecipient | undefined {
+  const exact = expand(accounts, address);
+  if (exact) return exact;
+  const [local, domain] = splitAddress(address);
+  const plus = local.indexOf(SUBADDRESS_SEPARATOR);
+  if (plus <= 0) return undefined;
+  return expand(accounts, `${local.slice(0, plus)}@${domain}`);
+}
+
+function expand(accounts: AccountStore, address: string): LocalRecipient | undefined {
+  const userIds = new Set<number>();
+  const remote = new Set<string>();
+  const seen = new Set<string>();
+  let frontier = [address];
+  for (let depth = 0; frontier.length > 0 && depth <= MAX_ALIAS_DEPTH; depth++) {
+    const next: string[] = [];
+    for (const current of frontier) {
+      if (seen.has(current)) continue;
+      seen.add(current);
+      const user = accounts.getUser(current);
+      if (user) {
+        userIds.add(user.id);
+        continue;
+      }
+      const alias = accounts.getAlias(current);
+      if (alias) {
+        next.push(...alias.targets);
+        continue;
+      }
+      const domain = splitAddress(current)[1];
+      // A dangling local target (its user was removed) receives nothing; a remote one forwards.
+      if (current !== address && !accounts.isLocalDomain(domain)) remote.add(current);
+    }
+    frontier = next;
+  }
+  if (userIds.size === 0 && remote.size === 0) return undefined;
+  return { address, userIds: [...userIds], remote: [...remote] };
+}
+
+function splitAddress(address: string): [string, string] {
+  const at = address.lastIndexOf('@');
+  return [address.slice(0, at), address.slice(at + 1)];
+}

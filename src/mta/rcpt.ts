@@ -1,0 +1,55 @@
+// RCPT stage of port 25, in order:
+//   1. routing tricks are refused outright, never resolved: source routes (@a:b@c),
+//      address literals, % and ! in the local part, @ inside the local part (quoted or
+//      not: user@ext@local, "user@ext"@local);
+//   2. a local domain: the address must reach a user (directly, by alias or as
+//      user+tag), else 550 5.1.1 — at RCPT, never a bounce later (no backscatter);
+//   3. any other domain: relayed only for relay.trusted_networks, else 554 5.7.1.
+//      Loopback is not trusted unless listed.
+import type { AccountStore } from '../store/sqlite/accounts.ts';
+import type { NetworkList } from '../policy/access/networks.ts';
+import { resolveLocalRecipient, type LocalRecipient } from '../mda/recipients.ts';
+import type { MailParams, MailPath } from '../smtp/path.ts';
+import { REPLY } from '../smtp/replies.ts';
+import { accept, refuse, type Verdict } from '../smtp/verdict.ts';
+
+export type RecipientRoute = { kind: 'local'; local: LocalRecipient } | { kind: 'remote'; address: string };
+
+export interface RcptContext {
+  accounts: AccountStore;
+  trustedNetworks: NetworkList;
+  remoteAddress: string;
+}
+
+export function isRoutingTrick(path: MailPath): boolean {
+  if (path.sourceRoute || path.domainLiteral) return true;
+  return /[@%!]/.test(path.local);
+}
+
+export async function checkRecipient(
+  path: MailPath | null,
+  postmaster: boolean,
+  params: MailParams,
+  context: RcptContext,
+): Promise<Verdict<RecipientRoute>> {
+  // No DSN (RFC 3461) parameters are advertised on port 25, so none are accepted.
+  if (params.size > 0) return refuse(REPLY.badParameter);
+  if (postmaster || !path) return postmasterRoute(context.accounts);
+  if (isRoutingTrick(path)) return refuse(REPLY.routingRefused);
+  if (context.accounts.isLocalDomain(path.domain)) {
+    if (path.quoted && !/^[a-z0-9_+=.-]+$/i.test(path.local)) return refuse(REPLY.unknownUser);
+    const local = resolveLocalRecipient(context.accounts, `${path.local.toLowerCase()}@${path.domain}`);
+    return local ? accept({ kind: 'local', local }) : refuse(REPLY.unknownUser);
+  }
+  if (context.trustedNetworks.includes(context.remoteAddress)) return accept({ kind: 'remote', address: path.address });
+  return refuse(REPLY.relayDenied);
+}
+
+/** RFC 5321 §4.1.1.3: RCPT TO:<Postmaster> goes to postmaster of a local domain. */
+function postmasterRoute(accounts: AccountStore): Verdict<RecipientRoute> {
+  for (const domain of accounts.listDomains()) {
+    const local = resolveLocalRecipient(accounts, `postmaster@${domain.name}`);
+    if (local) return accept({ kind: 'local', local });
+  }
+  return refuse(REPLY.unknownUser);
+}

@@ -1,0 +1,66 @@
+// Every SMTP reply kakitome sends, named (RFC 5321 §4.2 codes with RFC 3463 enhanced
+// status codes, advertised as ENHANCEDSTATUSCODES per RFC 2034). Logic refers to
+// these names, never to bare numbers.
+export interface Reply {
+  code: number;
+  /** RFC 3463 enhanced status code; absent for greetings, EHLO/HELO and 354. */
+  enhanced?: string;
+  text: string;
+}
+
+const reply = (code: number, enhanced: string | undefined, text: string): Reply =>
+  enhanced === undefined ? { code, text } : { code, enhanced, text };
+
+export const REPLY = {
+  // session
+  closing: (host: string) => reply(221, '2.0.0', `${host} closing connection`),
+  accessDenied: (host: string) => reply(554, '5.7.1', `${host} access denied`),
+  tooManyConnections: (host: string) => reply(421, '4.7.0', `${host} too many connections, try again later`),
+  idleTimeout: (host: string) => reply(421, '4.4.2', `${host} idle timeout, closing connection`),
+  shuttingDown: (host: string) => reply(421, '4.3.2', `${host} shutting down, try again later`),
+  tooManyErrors: (host: string) => reply(421, '4.7.0', `${host} too many errors, closing connection`),
+  httpRefused: (host: string) => reply(421, '4.7.0', `${host} this is an SMTP server, not a web server`),
+  lineTooLong: reply(500, '5.5.6', 'line too long'),
+  unknownCommand: reply(500, '5.5.2', 'command not recognized'),
+  syntax: reply(501, '5.5.4', 'syntax error in parameters'),
+  badSequence: (text: string) => reply(503, '5.5.1', text),
+  ok: reply(250, '2.0.0', 'ok'),
+  help: reply(214, '2.0.0', 'see RFC 5321'),
+  // RFC 5321 §3.5.3: 252 confirms nothing; the same for every address (account discovery).
+  cannotVerify: reply(252, '2.5.2', 'cannot verify addresses; send mail and delivery will be attempted'),
+  authNotHere: reply(502, '5.5.1', 'AUTH is not offered on this port; submit mail on port 587 or 465'),
+  // EHLO / HELO
+  badHelo: reply(501, '5.5.4', 'invalid EHLO/HELO domain'),
+  // STARTTLS (RFC 3207)
+  startTls: reply(220, '2.0.0', 'ready to start TLS'),
+  alreadyTls: reply(503, '5.5.1', 'TLS already active'),
+  tlsUnavailable: reply(454, '4.7.0', 'TLS not available'),
+  // MAIL
+  senderOk: reply(250, '2.1.0', 'sender ok'),
+  badSender: reply(501, '5.1.7', 'bad sender address syntax'),
+  badParameter: reply(555, '5.5.4', 'unsupported MAIL/RCPT parameter'),
+  // RCPT
+  recipientOk: reply(250, '2.1.5', 'recipient ok'),
+  badRecipient: reply(501, '5.1.3', 'bad recipient address syntax'),
+  routingRefused: reply(554, '5.7.1', 'relay access denied: source routes, %, ! and address literals are not accepted'),
+  relayDenied: reply(554, '5.7.1', 'relay access denied'),
+  unknownUser: reply(550, '5.1.1', 'no such user here'),
+  tooManyRecipients: reply(452, '4.5.3', 'too many recipients'),
+  // DATA
+  startData: reply(354, undefined, 'end data with <CR><LF>.<CR><LF>'),
+  noValidRecipients: reply(554, '5.5.1', 'no valid recipients'),
+  messageTooBig: reply(552, '5.3.4', 'message size exceeds fixed limit'),
+  headerTooBig: reply(552, '5.3.4', 'message header section exceeds limits'),
+  bareLineEnding: reply(554, '5.6.0', 'message refused: bare CR or LF (lines must end with CRLF, RFC 5321 §2.3.8)'),
+  nulInMessage: reply(554, '5.6.0', 'message refused: NUL character in message'),
+  mailLoop: reply(554, '5.4.6', 'too many Received headers: mail loop?'),
+  localError: reply(451, '4.3.0', 'local error in processing, try again later'),
+  accepted: (id: string) => reply(250, '2.0.0', `ok: queued as ${id}`),
+} as const;
+
+/** Formats a reply as it goes on the wire; lines[] make a multi-line reply (RFC 5321 §4.2.1). */
+export function formatReply(r: Reply, lines?: readonly string[]): string {
+  const all = lines ?? [r.text];
+  const prefix = r.enhanced ? `${r.enhanced} ` : '';
+  return all.map((line, i) => `${r.code}${i < all.length - 1 ? '-' : ' '}${prefix}${line}\r\n`).join('');
+}

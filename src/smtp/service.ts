@@ -1,0 +1,72 @@
+// An SMTP listener role as a ProtocolService: checks each new connection against the
+// role's access list and the connection limits, then runs an SmtpSession on it.
+import type { Socket } from 'node:net';
+import { createSecureContext } from 'node:tls';
+import type { Logger } from 'pino';
+import type { ProtocolService } from '../server/listeners.ts';
+import type { ServerTlsOptions } from '../tls/context.ts';
+import type { Store } from '../store/store.ts';
+import { checkAccess, type NetworkList } from '../policy/access/networks.ts';
+import type { ConnectionLimiter } from './connection-limits.ts';
+import { REPLY } from './replies.ts';
+import { SmtpSession, type SmtpHandler, type SmtpLimits } from './session.ts';
+
+export interface SmtpServiceOptions<R> {
+  role: 'smtp' | 'submission' | 'submissions';
+  hostname: string;
+  /** Implicit-TLS listeners get sockets that are TLS already and offer no STARTTLS. */
+  implicitTls: boolean;
+  tls: ServerTlsOptions;
+  limits: SmtpLimits;
+  limiter: ConnectionLimiter;
+  access: { allow: NetworkList; deny: NetworkList };
+  handler: SmtpHandler<R>;
+  store: Store;
+  logger: Logger;
+}
+
+export function createSmtpService<R>(options: SmtpServiceOptions<R>): ProtocolService {
+  const sessions = new Set<SmtpSession<R>>();
+  const secureContext = options.implicitTls ? undefined : createSecureContext(options.tls);
+  const logger = options.logger.child({ role: options.role });
+  let shuttingDown = false;
+
+  return {
+    handleConnection(socket: Socket) {
+      socket.on('error', () => socket.destroy());
+      const session = new SmtpSession<R>(socket, {
+        hostname: options.hostname,
+        limits: options.limits,
+        handler: options.handler,
+        messages: options.store.messages,
+        blobs: options.store.blobs,
+        secureContext,
+        logger,
+      });
+      const remote = session.info.remoteAddress;
+      if (shuttingDown) return session.refuse(REPLY.shuttingDown(options.hostname));
+      // Connect stage, in order: the listener's access list, then the connection limits.
+      if (checkAccess(remote, options.access.allow, options.access.deny) === 'deny') {
+        logger.info({ remote }, 'connection refused by access list');
+        return session.refuse(REPLY.accessDenied(options.hostname));
+      }
+      const release = options.limiter.acquire(remote);
+      if (!release) {
+        logger.info({ remote }, 'connection refused: too many connections');
+        return session.refuse(REPLY.tooManyConnections(options.hostname));
+      }
+      sessions.add(session);
+      void session.closed.then(() => {
+        release();
+        sessions.delete(session);
+      });
+      logger.debug({ session: session.info.id, remote }, 'connect');
+      session.start();
+    },
+
+    async shutdown() {
+      shuttingDown = true;
+      await Promise.all([...sessions].map((session) => session.shutdown()));
+    },
+  };
+}

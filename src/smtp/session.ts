@@ -1,0 +1,522 @@
+// One SMTP session (RFC 5321) on one socket: reads command lines, runs one handler per
+// command, and streams DATA into a message file. What to accept is not decided here:
+// each stage asks the role's SmtpHandler (src/mta, later src/msa) for a verdict.
+//
+// SECURITY: every input is bounded (line length, buffered input, message and header
+// size, recipients, errors, idle time). Only <CRLF>.<CRLF> ends DATA, and a message
+// with a bare CR or LF is refused (DataReader). Whatever a client pipelines behind
+// STARTTLS is discarded before the handshake (CVE-2011-0411), and all state from
+// before TLS is forgotten (RFC 3207 §4.2).
+// STANDARDS: RFC 5321, RFC 2920 (PIPELINING), RFC 3207 (STARTTLS), RFC 1870 (SIZE),
+// RFC 6152 (8BITMIME), RFC 6531 (SMTPUTF8), RFC 2034/3463 (enhanced status codes).
+import type { Socket } from 'node:net';
+import { PassThrough } from 'node:stream';
+import { TLSSocket, type SecureContext } from 'node:tls';
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { BlobStore } from '../store/blobs.ts';
+import type { MessageStore } from '../store/sqlite/messages.ts';
+import { DataReader, type DataProblem } from './data-reader.ts';
+import { isHeloArgument, parsePathArgument, type MailParams, type MailPath } from './path.ts';
+import { receivedHeader } from './received.ts';
+import { formatReply, REPLY, type Reply } from './replies.ts';
+import type { Verdict } from './verdict.ts';
+
+/** RFC 5321 §4.5.3.1.4 allows 512 octets per command line; ESMTP parameters need more. */
+export const MAX_COMMAND_LINE = 2048;
+/** Input buffered beyond this while a command is in progress pauses reading. */
+const MAX_BUFFERED_INPUT = 256 * 1024;
+const MAX_ERRORS = 10;
+const EMPTY = Buffer.alloc(0);
+const HTTP_REQUEST = /^(?:GET|POST|HEAD|PUT|DELETE|OPTIONS|CONNECT|TRACE|PATCH) \S+ HTTP\/\d/i;
+
+export interface SmtpLimits {
+  maxMessageBytes: number;
+  maxRecipients: number;
+  idleTimeoutMs: number;
+  maxHeaderBytes: number;
+  maxHeaderFields: number;
+}
+
+/** What the policy stages may know about the session at each point. */
+export interface SessionInfo {
+  id: string;
+  remoteAddress: string;
+  remotePort: number;
+  localAddress: string;
+  localPort: number;
+  tls: { protocol: string; cipher: string } | null;
+  helo: { domain: string; esmtp: boolean } | null;
+}
+
+export interface Transaction<R = unknown> {
+  mailFrom: MailPath | null;
+  params: MailParams;
+  recipients: { path: MailPath | null; postmaster: boolean; resolved: R }[];
+}
+
+export interface ReceivedMessage {
+  queueId: string;
+  /** The message file (Received header + content), fsynced, not yet committed. */
+  file: string;
+  size: number;
+  problem: DataProblem | undefined;
+  receivedCount: number;
+}
+
+/** The policy of one listener role; every method returns a verdict. */
+export interface SmtpHandler<R = unknown> {
+  /** Extra EHLO keywords (AUTH on the MSA). */
+  extensions(session: SessionInfo): string[];
+  helo(session: SessionInfo, domain: string): Promise<Verdict>;
+  mailFrom(session: SessionInfo, path: MailPath | null, params: MailParams): Promise<Verdict>;
+  rcptTo(session: SessionInfo, tx: Transaction<R>, path: MailPath | null, postmaster: boolean, params: MailParams): Promise<Verdict<R>>;
+  /** Checks the received message and commits it (accept) or refuses it; a refused file is removed by the session. */
+  data(session: SessionInfo, tx: Transaction<R>, message: ReceivedMessage): Promise<Verdict>;
+}
+
+export interface SessionOptions<R> {
+  hostname: string;
+  limits: SmtpLimits;
+  handler: SmtpHandler<R>;
+  messages: MessageStore;
+  blobs: BlobStore;
+  /** For STARTTLS; undefined on a listener that is TLS from the start. */
+  secureContext: SecureContext | undefined;
+  logger: Logger;
+}
+
+interface DataPhase {
+  reader: DataReader;
+  file: string;
+  stream: PassThrough;
+  written: Promise<{ size: number }>;
+  queueId: string;
+}
+
+type CommandHandler = (argument: string) => Promise<void> | void;
+
+export function newQueueId(): string {
+  return randomBytes(8).toString('hex');
+}
+
+export class SmtpSession<R = unknown> {
+  readonly info: SessionInfo;
+  readonly #options: SessionOptions<R>;
+  readonly #raw: Socket;
+  #socket: Socket;
+  #input: Buffer = EMPTY;
+  #processing = false;
+  #closed = false;
+  #corked = false;
+  #discardingLongLine = false;
+  #errors = 0;
+  #tx: Transaction<R> | null = null;
+  #data: DataPhase | null = null;
+  #dataBackpressure = false;
+  #shutdownRequested = false;
+  readonly #closedPromise: Promise<void>;
+  #markClosed!: () => void;
+  readonly #commands: Record<string, CommandHandler>;
+  readonly #onSocketData = (chunk: Buffer) => this.#onData(chunk);
+
+  constructor(socket: Socket, options: SessionOptions<R>) {
+    this.#raw = socket;
+    this.#socket = socket;
+    this.#options = options;
+    const tls = socket instanceof TLSSocket ? tlsInfo(socket) : null;
+    this.info = {
+      id: newQueueId(),
+      remoteAddress: socket.remoteAddress ?? '',
+      remotePort: socket.remotePort ?? 0,
+      localAddress: socket.localAddress ?? '',
+      localPort: socket.localPort ?? 0,
+      tls,
+      helo: null,
+    };
+    this.#closedPromise = new Promise((resolve) => (this.#markClosed = resolve));
+    // One handler per command (RFC 5321 §4.1.1 and the extensions above).
+    this.#commands = {
+      EHLO: (arg) => this.#cmdHelo(arg, true),
+      HELO: (arg) => this.#cmdHelo(arg, false),
+      MAIL: (arg) => this.#cmdMail(arg),
+      RCPT: (arg) => this.#cmdRcpt(arg),
+      DATA: (arg) => this.#cmdData(arg),
+      RSET: (arg) => this.#cmdRset(arg),
+      NOOP: () => this.#reply(REPLY.ok),
+      QUIT: () => this.#cmdQuit(),
+      VRFY: () => this.#reply(REPLY.cannotVerify),
+      EXPN: () => this.#reply(REPLY.cannotVerify),
+      HELP: () => this.#reply(REPLY.help),
+      STARTTLS: (arg) => this.#cmdStartTls(arg),
+      AUTH: () => this.#error(REPLY.authNotHere),
+    };
+  }
+
+  get closed(): Promise<void> {
+    return this.#closedPromise;
+  }
+
+  get logger(): Logger {
+    return this.#options.logger;
+  }
+
+  start(): void {
+    this.#listen(this.#socket);
+    // RFC 5321 §4.3.1: the greeting names the host; no software name or version.
+    this.#write(formatReply({ code: 220, text: `${this.#options.hostname} ESMTP ready` }));
+  }
+
+  /** SIGTERM: an idle session is told 421 now; a busy one after its current command. */
+  shutdown(): Promise<void> {
+    this.#shutdownRequested = true;
+    if (!this.#processing && !this.#data) this.#closeWith(REPLY.shuttingDown(this.#options.hostname));
+    return this.#closedPromise;
+  }
+
+  /** Ends the session at once with a reply (e.g. refused at connect). */
+  refuse(reply: Reply): void {
+    this.#closeWith(reply);
+  }
+
+  // ── input ────────────────────────────────────────────────────────────────
+
+  #listen(socket: Socket): void {
+    socket.setTimeout(this.#options.limits.idleTimeoutMs, () => this.#onIdle());
+    socket.on('close', () => this.#onClose());
+    socket.on('error', (err) => this.#options.logger.debug({ session: this.info.id, err: err.message }, 'socket error'));
+    socket.on('data', this.#onSocketData);
+  }
+
+  #onData(chunk: Buffer): void {
+    if (this.#closed) return;
+    this.#input = this.#input.length === 0 ? chunk : Buffer.concat([this.#input, chunk]);
+    if (this.#input.length > MAX_BUFFERED_INPUT) this.#socket.pause();
+    void this.#pump();
+  }
+
+  /** Processes buffered input in order; pipelined replies leave in one write (RFC 2920). */
+  async #pump(): Promise<void> {
+    if (this.#processing) return;
+    this.#processing = true;
+    this.#cork();
+    try {
+      while (!this.#closed) {
+        if (this.#data) {
+          if (!(await this.#feedData())) break;
+          continue;
+        }
+        const line = this.#takeLine();
+        if (line === undefined) break;
+        await this.#dispatch(line);
+      }
+    } catch (err) {
+      this.#options.logger.error({ session: this.info.id, err }, 'session failed');
+      this.#closeWith(REPLY.localError);
+    } finally {
+      this.#processing = false;
+      this.#uncork();
+      if (this.#shutdownRequested && !this.#data) this.#closeWith(REPLY.shuttingDown(this.#options.hostname));
+      if (!this.#closed && !this.#dataBackpressure && this.#input.length <= MAX_BUFFERED_INPUT) this.#socket.resume();
+    }
+  }
+
+  /** The next command line without its line end, or undefined when none is complete. */
+  #takeLine(): string | undefined {
+    for (;;) {
+      const end = this.#input.indexOf(0x0a);
+      if (end < 0) {
+        if (this.#input.length > MAX_COMMAND_LINE) {
+          // Too long: answer once, then drop everything up to the next line end.
+          this.#input = EMPTY;
+          if (!this.#discardingLongLine) {
+            this.#discardingLongLine = true;
+            this.#error(REPLY.lineTooLong);
+          }
+        }
+        return undefined;
+      }
+      const raw = this.#input.subarray(0, end);
+      this.#input = this.#input.subarray(end + 1);
+      if (this.#discardingLongLine) {
+        this.#discardingLongLine = false;
+        continue;
+      }
+      if (raw.length > MAX_COMMAND_LINE) {
+        this.#error(REPLY.lineTooLong);
+        continue;
+      }
+      // Command lines end in CRLF; a bare LF is tolerated here (not in DATA).
+      const text = raw.at(-1) === 0x0d ? raw.subarray(0, -1) : raw;
+      return text.toString('utf8');
+    }
+  }
+
+  async #dispatch(line: string): Promise<void> {
+    if (HTTP_REQUEST.test(line)) return this.#closeWith(REPLY.httpRefused(this.#options.hostname));
+    if (/[\x00-\x08\x0a-\x1f\x7f]/.test(line)) return this.#error(REPLY.syntax);
+    const space = line.indexOf(' ');
+    const verb = (space < 0 ? line : line.slice(0, space)).toUpperCase();
+    const argument = space < 0 ? '' : line.slice(space + 1);
+    const handler = Object.hasOwn(this.#commands, verb) ? this.#commands[verb] : undefined;
+    if (!handler) return this.#error(REPLY.unknownCommand);
+    await handler(argument);
+  }
+
+  // ── commands ─────────────────────────────────────────────────────────────
+
+  async #cmdHelo(argument: string, esmtp: boolean): Promise<void> {
+    const domain = argument.trim();
+    if (!isHeloArgument(domain)) return this.#error(REPLY.badHelo);
+    const verdict = await this.#options.handler.helo(this.info, domain);
+    if (verdict.action !== 'accept') return this.#error(verdict.reply);
+    // RFC 5321 §4.1.4: EHLO/HELO also resets any transaction in progress.
+    this.#tx = null;
+    this.info.helo = { domain, esmtp };
+    const greeting = `${this.#options.hostname} greets ${domain}`;
+    if (!esmtp) return this.#write(formatReply({ code: 250, text: greeting }));
+    const keywords = [
+      'PIPELINING',
+      `SIZE ${this.#options.limits.maxMessageBytes}`,
+      '8BITMIME',
+      'SMTPUTF8',
+      'ENHANCEDSTATUSCODES',
+      ...(this.info.tls || !this.#options.secureContext ? [] : ['STARTTLS']),
+      ...this.#options.handler.extensions(this.info),
+    ];
+    this.#write(formatReply({ code: 250, text: '' }, [greeting, ...keywords]));
+  }
+
+  async #cmdMail(argument: string): Promise<void> {
+    if (!this.info.helo) return this.#error(REPLY.badSequence('send EHLO or HELO first'));
+    if (this.#tx) return this.#error(REPLY.badSequence('nested MAIL command'));
+    const parsed = parsePathArgument(argument, 'FROM');
+    if (!parsed.ok) return this.#error(parsed.problem === 'parameter' ? REPLY.badParameter : REPLY.badSender);
+    const verdict = await this.#options.handler.mailFrom(this.info, parsed.path, parsed.params);
+    if (verdict.action !== 'accept') return this.#error(verdict.reply);
+    this.#tx = { mailFrom: parsed.path, params: parsed.params, recipients: [] };
+    this.#reply(verdict.reply ?? REPLY.senderOk);
+  }
+
+  async #cmdRcpt(argument: string): Promise<void> {
+    const tx = this.#tx;
+    if (!tx) return this.#error(REPLY.badSequence('need MAIL command first'));
+    const parsed = parsePathArgument(argument, 'TO');
+    if (!parsed.ok) return this.#error(parsed.problem === 'parameter' ? REPLY.badParameter : REPLY.badRecipient);
+    // RFC 5321 §4.5.3.1.8: a server must take at least 100 recipients; more get 452.
+    if (tx.recipients.length >= this.#options.limits.maxRecipients) return this.#reply(REPLY.tooManyRecipients);
+    const verdict = await this.#options.handler.rcptTo(this.info, tx, parsed.path, parsed.postmaster, parsed.params);
+    if (verdict.action !== 'accept') return this.#error(verdict.reply);
+    tx.recipients.push({ path: parsed.path, postmaster: parsed.postmaster, resolved: verdict.value });
+    this.#reply(verdict.reply ?? REPLY.recipientOk);
+  }
+
+  #cmdData(argument: string): void {
+    if (argument !== '') return this.#error(REPLY.syntax);
+    const tx = this.#tx;
+    if (!tx) return this.#error(REPLY.badSequence('need MAIL command first'));
+    if (tx.recipients.length === 0) return this.#error(REPLY.noValidRecipients);
+    const queueId = newQueueId();
+    const file = this.#options.messages.newMessageFile();
+    const stream = new PassThrough();
+    const written = this.#options.blobs.write(stream, file);
+    // Consumed at the end of DATA; a failure there becomes 451.
+    written.catch(() => {});
+    const only = tx.recipients.length === 1 ? tx.recipients[0]! : undefined;
+    stream.write(
+      receivedHeader({
+        helo: this.info.helo!.domain,
+        esmtp: this.info.helo!.esmtp,
+        remoteAddress: this.info.remoteAddress,
+        hostname: this.#options.hostname,
+        tls: this.info.tls,
+        authenticated: false,
+        queueId,
+        recipient: only ? (only.path?.address ?? 'postmaster') : undefined,
+        date: new Date(),
+      }),
+    );
+    const limits = this.#options.limits;
+    this.#data = {
+      reader: new DataReader({
+        maxMessageBytes: limits.maxMessageBytes,
+        maxHeaderBytes: limits.maxHeaderBytes,
+        maxHeaderFields: limits.maxHeaderFields,
+      }),
+      file,
+      stream,
+      written,
+      queueId,
+    };
+    this.#reply(REPLY.startData);
+    // The client sends the message only after 354; flush it now.
+    this.#uncork();
+    this.#cork();
+  }
+
+  #cmdRset(argument: string): void {
+    if (argument !== '') return this.#error(REPLY.syntax);
+    this.#tx = null;
+    this.#reply(REPLY.ok);
+  }
+
+  #cmdQuit(): void {
+    this.#closeWith(REPLY.closing(this.#options.hostname));
+  }
+
+  async #cmdStartTls(argument: string): Promise<void> {
+    if (argument !== '') return this.#error(REPLY.syntax);
+    if (this.info.tls) return this.#error(REPLY.alreadyTls);
+    const secureContext = this.#options.secureContext;
+    if (!secureContext) return this.#error(REPLY.tlsUnavailable);
+    this.#reply(REPLY.startTls);
+    this.#uncork();
+    // CVE-2011-0411: anything the client pipelined behind STARTTLS arrived in clear
+    // text and must never be executed inside the TLS session.
+    this.#input = EMPTY;
+    this.#socket.off('data', this.#onSocketData);
+    this.#socket.setTimeout(0);
+    const tlsSocket = new TLSSocket(this.#raw, { isServer: true, secureContext });
+    const secured = await new Promise<boolean>((resolve) => {
+      tlsSocket.once('secure', () => resolve(true));
+      tlsSocket.once('error', () => resolve(false));
+      tlsSocket.once('close', () => resolve(false));
+    });
+    if (!secured || this.#closed) {
+      this.#options.logger.info({ session: this.info.id }, 'TLS handshake failed');
+      tlsSocket.destroy();
+      this.#raw.destroy();
+      return;
+    }
+    this.#socket = tlsSocket;
+    // RFC 3207 §4.2: forget everything learnt before TLS; the client must EHLO again.
+    this.info.tls = tlsInfo(tlsSocket);
+    this.info.helo = null;
+    this.#tx = null;
+    this.#input = EMPTY;
+    this.#listen(tlsSocket);
+    this.#cork();
+  }
+
+  // ── DATA ─────────────────────────────────────────────────────────────────
+
+  /** Feeds buffered input to the DATA reader; true when the message is complete. */
+  async #feedData(): Promise<boolean> {
+    const phase = this.#data!;
+    if (this.#input.length === 0) return false;
+    const result = phase.reader.push(this.#input);
+    this.#input = EMPTY;
+    for (const chunk of result.content) {
+      if (!phase.stream.write(chunk) && !this.#dataBackpressure) {
+        this.#dataBackpressure = true;
+        this.#socket.pause();
+        phase.stream.once('drain', () => {
+          this.#dataBackpressure = false;
+          if (!this.#closed) this.#socket.resume();
+        });
+      }
+    }
+    if (!result.done) return false;
+    this.#input = result.rest ?? EMPTY;
+    this.#data = null;
+    await this.#finishMessage(phase);
+    return true;
+  }
+
+  async #finishMessage(phase: DataPhase): Promise<void> {
+    const tx = this.#tx!;
+    // RFC 5321 §4.1.4: after the end of data the transaction is over, whatever the reply.
+    this.#tx = null;
+    phase.stream.end();
+    let size: number;
+    try {
+      ({ size } = await phase.written);
+    } catch (err) {
+      this.#options.logger.error({ session: this.info.id, queueId: phase.queueId, err }, 'cannot write message file');
+      await this.#options.messages.abandonMessageFile(phase.file);
+      return this.#reply(REPLY.localError);
+    }
+    let verdict: Verdict;
+    try {
+      verdict = await this.#options.handler.data(this.info, tx, {
+        queueId: phase.queueId,
+        file: phase.file,
+        size,
+        problem: phase.reader.problem,
+        receivedCount: phase.reader.receivedCount,
+      });
+    } catch (err) {
+      this.#options.logger.error({ session: this.info.id, queueId: phase.queueId, err }, 'delivery failed');
+      verdict = { action: 'tempfail', reply: REPLY.localError };
+      await this.#options.messages.abandonMessageFile(phase.file, err);
+      return this.#reply(verdict.reply);
+    }
+    if (verdict.action !== 'accept') {
+      await this.#options.messages.abandonMessageFile(phase.file);
+      return this.#reply(verdict.reply);
+    }
+    this.#reply(verdict.reply ?? REPLY.accepted(phase.queueId));
+  }
+
+  // ── output ───────────────────────────────────────────────────────────────
+
+  #reply(reply: Reply): void {
+    this.#write(formatReply(reply));
+  }
+
+  /** A refusal that counts toward the error limit (RFC 5321 §4.5.3.1 leaves the limit to us). */
+  #error(reply: Reply): void {
+    this.#reply(reply);
+    if (reply.code >= 500 && ++this.#errors >= MAX_ERRORS) this.#closeWith(REPLY.tooManyErrors(this.#options.hostname));
+  }
+
+  #write(text: string): void {
+    if (this.#closed || this.#socket.destroyed) return;
+    this.#socket.write(text);
+  }
+
+  #cork(): void {
+    if (this.#corked || this.#closed) return;
+    this.#socket.cork();
+    this.#corked = true;
+  }
+
+  #uncork(): void {
+    if (!this.#corked) return;
+    this.#corked = false;
+    this.#socket.uncork();
+  }
+
+  #closeWith(reply: Reply): void {
+    if (this.#closed) return;
+    this.#write(formatReply(reply));
+    this.#uncork();
+    this.#closed = true;
+    this.#input = EMPTY;
+    this.#socket.end();
+    // A client that never reads would keep the socket half-open.
+    setTimeout(() => this.#raw.destroy(), 5_000).unref();
+  }
+
+  #onIdle(): void {
+    if (this.#closed) return;
+    this.#options.logger.info({ session: this.info.id, remote: this.info.remoteAddress }, 'idle timeout');
+    this.#closeWith(REPLY.idleTimeout(this.#options.hostname));
+  }
+
+  #onClose(): void {
+    this.#closed = true;
+    const phase = this.#data;
+    if (phase) {
+      // The client went away mid-DATA: nothing was acknowledged, nothing is kept.
+      this.#data = null;
+      phase.stream.destroy();
+      void this.#options.messages.abandonMessageFile(phase.file);
+    }
+    this.#markClosed();
+  }
+}
+
+function tlsInfo(socket: TLSSocket): { protocol: string; cipher: string } {
+  return { protocol: socket.getProtocol() ?? 'TLS', cipher: socket.getCipher()?.name ?? 'unknown' };
+}
