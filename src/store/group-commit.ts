@@ -4,12 +4,12 @@
 // Batching is natural, without timers: items that arrive while a batch is being
 // committed form the next batch, which starts as soon as the previous one finishes.
 // A batch is: prepare (e.g. fsync the directories of its new files), then BEGIN
-// IMMEDIATE, each item applied inside its own SAVEPOINT, COMMIT, then every caller is
-// settled. An item whose apply() throws is rolled back alone and only its caller is
+// IMMEDIATE, each item applied inside its own SAVEPOINT, COMMIT, an fdatasync of the
+// WAL off the main thread (commitDurably), then every caller is settled. An item whose apply() throws is rolled back alone and only its caller is
 // rejected; if prepare or the transaction itself fails, the whole batch is rolled
 // back and every caller is rejected with a BatchCommitError.
 import { performance } from 'node:perf_hooks';
-import { type Db, transaction } from './sqlite/db.ts';
+import { type Db, commitDurably } from './sqlite/db.ts';
 
 export const DEFAULT_MAX_BATCH_SIZE = 256;
 
@@ -101,7 +101,7 @@ export class GroupCommitter<T, R> {
       const transactionStart = performance.now();
       // transaction() would nest as a savepoint: callers would be told "durable" before any COMMIT.
       if (this.#db.isTransaction) throw new Error('group commit found a transaction already open');
-      outcomes = transaction(this.#db, () => items.map((item) => this.#applyInSavepoint(item)));
+      outcomes = await commitDurably(this.#db, () => items.map((item) => this.#applyInSavepoint(item)));
       this.#stats.prepareMs += transactionStart - prepareStart;
       this.#stats.transactionMs += performance.now() - transactionStart;
     } catch (err) {

@@ -116,7 +116,7 @@ export interface SmtpSendOptions {
   password?: string;
   from: string;
   to: string[];
-  /** RFC 5322 text; smtplib turns bare LF into CRLF and dot-stuffs it, as clients do. */
+  /** RFC 5322 text, sent as bytes exactly as given (smtplib dot-stuffs it): use CRLF line ends, a bare LF is refused. */
   message: string | Buffer;
 }
 

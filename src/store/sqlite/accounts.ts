@@ -2,6 +2,7 @@
 // Every name arriving here has been normalised by src/mail/address.ts; this module
 // keeps the cross-table rules (an address is a user or an alias, never both; a
 // domain with accounts cannot be removed) inside single transactions.
+import type { StatementSync } from 'node:sqlite';
 import type { Db } from './db.ts';
 import { transaction } from './db.ts';
 
@@ -50,27 +51,37 @@ function toUser(row: UserRow): UserRecord {
 
 export class AccountStore {
   readonly #db: Db;
+  /** Prepared statements by SQL text: lookups run for every RCPT. */
+  readonly #statements = new Map<string, StatementSync>();
 
   constructor(db: Db) {
     this.#db = db;
   }
 
+  #prepare(sql: string): StatementSync {
+    let statement = this.#statements.get(sql);
+    if (!statement) {
+      statement = this.#db.prepare(sql);
+      this.#statements.set(sql, statement);
+    }
+    return statement;
+  }
+
   // ── domains ──────────────────────────────────────────────────────────────
 
   isLocalDomain(domain: string): boolean {
-    return this.#db.prepare('SELECT 1 FROM domains WHERE name = ?').get(domain) !== undefined;
+    return this.#prepare('SELECT 1 FROM domains WHERE name = ?').get(domain) !== undefined;
   }
 
   addDomain(domain: string, now = Date.now()): void {
     transaction(this.#db, () => {
       if (this.isLocalDomain(domain)) throw new AccountError(`domain ${domain} already exists`);
-      this.#db.prepare('INSERT INTO domains (name, created_at) VALUES (?, ?)').run(domain, now);
+      this.#prepare('INSERT INTO domains (name, created_at) VALUES (?, ?)').run(domain, now);
     });
   }
 
   listDomains(): DomainRecord[] {
-    const rows = this.#db
-      .prepare(
+    const rows = this.#prepare(
         `SELECT d.name, d.created_at,
                 (SELECT count(*) FROM users u WHERE u.domain = d.name) AS users,
                 (SELECT count(DISTINCT a.address) FROM aliases a WHERE a.domain = d.name) AS aliases
@@ -91,7 +102,7 @@ export class AccountStore {
           `domain ${domain} still has ${users} user(s) and ${aliases} alias(es); remove them first`,
         );
       }
-      this.#db.prepare('DELETE FROM domains WHERE name = ?').run(domain);
+      this.#prepare('DELETE FROM domains WHERE name = ?').run(domain);
     });
   }
 
@@ -110,31 +121,31 @@ export class AccountStore {
   }
 
   getUser(address: string): UserRecord | undefined {
-    const row = this.#db.prepare('SELECT * FROM users WHERE address = ?').get(address) as UserRow | undefined;
+    const row = this.#prepare('SELECT * FROM users WHERE address = ?').get(address) as UserRow | undefined;
     return row && toUser(row);
   }
 
   getUserById(id: number): UserRecord | undefined {
-    const row = this.#db.prepare('SELECT * FROM users WHERE id = ?').get(id) as UserRow | undefined;
+    const row = this.#prepare('SELECT * FROM users WHERE id = ?').get(id) as UserRow | undefined;
     return row && toUser(row);
   }
 
   listUsers(domain?: string): UserRecord[] {
     const rows = (
       domain === undefined
-        ? this.#db.prepare('SELECT * FROM users ORDER BY domain, address').all()
-        : this.#db.prepare('SELECT * FROM users WHERE domain = ? ORDER BY address').all(domain)
+        ? this.#prepare('SELECT * FROM users ORDER BY domain, address').all()
+        : this.#prepare('SELECT * FROM users WHERE domain = ? ORDER BY address').all(domain)
     ) as unknown as UserRow[];
     return rows.map(toUser);
   }
 
   setPasswordHash(address: string, passwordHash: string): void {
-    const result = this.#db.prepare('UPDATE users SET password_hash = ? WHERE address = ?').run(passwordHash, address);
+    const result = this.#prepare('UPDATE users SET password_hash = ? WHERE address = ?').run(passwordHash, address);
     if (result.changes === 0) throw new AccountError(`no such user: ${address}`);
   }
 
   setApopSecret(address: string, secret: string | null): void {
-    const result = this.#db.prepare('UPDATE users SET apop_secret = ? WHERE address = ?').run(secret, address);
+    const result = this.#prepare('UPDATE users SET apop_secret = ? WHERE address = ?').run(secret, address);
     if (result.changes === 0) throw new AccountError(`no such user: ${address}`);
   }
 
@@ -148,8 +159,8 @@ export class AccountStore {
       const user = this.getUser(address);
       if (!user) throw new AccountError(`no such user: ${address}`);
       const value = beforeDelete(user);
-      const links = this.#db.prepare('DELETE FROM aliases WHERE target = ?').run(address);
-      this.#db.prepare('DELETE FROM users WHERE id = ?').run(user.id);
+      const links = this.#prepare('DELETE FROM aliases WHERE target = ?').run(address);
+      this.#prepare('DELETE FROM users WHERE id = ?').run(user.id);
       return { value, aliasLinksRemoved: Number(links.changes) };
     });
   }
@@ -157,8 +168,7 @@ export class AccountStore {
   // ── aliases ──────────────────────────────────────────────────────────────
 
   getAlias(address: string): AliasRecord | undefined {
-    const rows = this.#db
-      .prepare('SELECT target FROM aliases WHERE address = ? ORDER BY target')
+    const rows = this.#prepare('SELECT target FROM aliases WHERE address = ? ORDER BY target')
       .all(address) as unknown as { target: string }[];
     return rows.length === 0 ? undefined : { address, targets: rows.map((r) => r.target) };
   }
@@ -166,8 +176,8 @@ export class AccountStore {
   listAliases(domain?: string): AliasRecord[] {
     const rows = (
       domain === undefined
-        ? this.#db.prepare('SELECT address, target FROM aliases ORDER BY address, target').all()
-        : this.#db.prepare('SELECT address, target FROM aliases WHERE domain = ? ORDER BY address, target').all(domain)
+        ? this.#prepare('SELECT address, target FROM aliases ORDER BY address, target').all()
+        : this.#prepare('SELECT address, target FROM aliases WHERE domain = ? ORDER BY address, target').all(domain)
     ) as unknown as { address: string; target: string }[];
     const byAddress = new Map<string, string[]>();
     for (const row of rows) {
@@ -193,7 +203,7 @@ export class AccountStore {
           throw new AccountError(`alias target ${target.address} is in a local domain but is no user or alias`);
         }
       }
-      const insert = this.#db.prepare(
+      const insert = this.#prepare(
         'INSERT OR IGNORE INTO aliases (address, target, domain, created_at) VALUES (?, ?, ?, ?)',
       );
       for (const target of targets) insert.run(address, target.address, domain, now);
@@ -201,7 +211,7 @@ export class AccountStore {
   }
 
   removeAlias(address: string): void {
-    const result = this.#db.prepare('DELETE FROM aliases WHERE address = ?').run(address);
+    const result = this.#prepare('DELETE FROM aliases WHERE address = ?').run(address);
     if (result.changes === 0) throw new AccountError(`no such alias: ${address}`);
   }
 
@@ -212,6 +222,6 @@ export class AccountStore {
   }
 
   #count(sql: string, param: string): number {
-    return (this.#db.prepare(sql).get(param) as { n: number }).n;
+    return (this.#prepare(sql).get(param) as { n: number }).n;
   }
 }

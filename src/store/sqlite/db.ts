@@ -1,9 +1,12 @@
 // Opens the metadata database of the embedded store: node:sqlite in WAL mode with
 // synchronous=FULL, so that a committed transaction survives a crash or power loss.
 import { DatabaseSync } from 'node:sqlite';
+import { open } from 'node:fs/promises';
 import { migrations } from './migrations.ts';
 
 export type Db = DatabaseSync;
+
+const databaseFiles = new WeakMap<Db, string>();
 
 export class SchemaVersionError extends Error {}
 
@@ -16,7 +19,38 @@ export function openDatabase(file: string): Db {
     PRAGMA busy_timeout = 10000;
   `);
   migrate(db);
+  databaseFiles.set(db, file);
   return db;
+}
+
+/**
+ * Commits fn's transaction without blocking the event loop on the WAL fsync, then
+ * makes it durable with an fdatasync of the WAL file on the libuv threadpool.
+ *
+ * With synchronous=NORMAL, SQLite writes the commit's WAL frames but skips the fsync
+ * that synchronous=FULL would do inside COMMIT (on the main thread); fdatasync of the
+ * WAL file afterwards gives the same guarantee, since fsync applies to the file, not
+ * the descriptor. Checkpoints and WAL resets still sync as SQLite does them. Resolve
+ * the callers only after the returned promise.
+ */
+export async function commitDurably<T>(db: Db, fn: () => T): Promise<T> {
+  const file = databaseFiles.get(db);
+  if (file === undefined) throw new Error('commitDurably needs a database opened by openDatabase');
+  db.exec('PRAGMA synchronous = NORMAL');
+  let result: T;
+  try {
+    result = transaction(db, fn);
+  } finally {
+    db.exec('PRAGMA synchronous = FULL');
+  }
+  // Opened for each sync: the WAL file can be replaced, and a stale descriptor would sync nothing.
+  const wal = await open(`${file}-wal`, 'r');
+  try {
+    await wal.datasync();
+  } finally {
+    await wal.close();
+  }
+  return result;
 }
 
 function migrate(db: Db): void {

@@ -75,6 +75,7 @@ export class MessageStore {
   readonly #referencesBlob: StatementSync;
   readonly #blobOfMessage: StatementSync;
   readonly #insertQueued: StatementSync;
+  #selectInbox: StatementSync | undefined;
 
   constructor(db: Db, blobs: BlobStore, options: { maxBatchSize?: number } = {}) {
     this.#db = db;
@@ -103,7 +104,7 @@ export class MessageStore {
 
   /** The id of the user's INBOX, created on first use (only then is anything written). */
   ensureInbox(userId: number): number {
-    const select = this.#db.prepare('SELECT id FROM mailboxes WHERE user_id = ? AND name = ?');
+    const select = (this.#selectInbox ??= this.#db.prepare('SELECT id FROM mailboxes WHERE user_id = ? AND name = ?'));
     const existing = select.get(userId, INBOX) as { id: number } | undefined;
     if (existing) return existing.id;
     this.#db
