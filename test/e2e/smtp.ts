@@ -48,17 +48,15 @@ export class SmtpClient {
   }
 
   /** Connects and reads the greeting (recorded in `greeting`). */
-  static async connect(host: string, port: number, options: RawSessionOptions & { localAddress?: string } = {}): Promise<SmtpClient> {
-    const session = options.localAddress
-      ? await rawSessionFrom(options.localAddress, host, port, options.timeoutMs)
-      : await rawSession(host, port, options);
+  static async connect(host: string, port: number, options: RawSessionOptions = {}): Promise<SmtpClient> {
+    const session = await rawSession(host, port, options);
     const client = new SmtpClient(session);
     client.greeting = await client.reply();
     return client;
   }
 
   /** Connects to the instance's port 25 listener. */
-  static to(instance: Instance, options: RawSessionOptions & { localAddress?: string } = {}): Promise<SmtpClient> {
+  static to(instance: Instance, options: RawSessionOptions = {}): Promise<SmtpClient> {
     return SmtpClient.connect(instance.host, instance.ports.smtp, options);
   }
 
@@ -207,86 +205,6 @@ export function appendToml(extra: string): (toml: string) => string {
   return (toml) => `${toml.trimEnd()}\n\n${extra.trim()}\n`;
 }
 
-/**
- * A raw session (same interface as the harness's) whose socket is bound to
- * `localAddress`, so the server sees another client address (127.0.0.2…). Plain TCP only.
- */
-export async function rawSessionFrom(localAddress: string, host: string, port: number, timeoutMs = 5000): Promise<RawSession> {
-  assertLoopback(localAddress, 'local address');
-  assertLoopback(host, 'raw session host');
-  const socket: Socket = await new Promise((resolve, reject) => {
-    const s = connectTcp({ host, port, localAddress });
-    const timer = setTimeout(() => {
-      s.destroy();
-      reject(new Error(`connecting to ${host}:${port} from ${localAddress} took over ${timeoutMs} ms`));
-    }, timeoutMs);
-    s.once('connect', () => {
-      clearTimeout(timer);
-      s.removeAllListeners('error');
-      resolve(s);
-    });
-    s.once('error', (error) => {
-      clearTimeout(timer);
-      reject(new Error(`connecting to ${host}:${port} from ${localAddress}: ${error.message}`));
-    });
-  });
-  let unread = '';
-  let received = '';
-  let closed = false;
-  const waiters = new Set<() => void>();
-  const wake = () => waiters.forEach((w) => w());
-  socket.setEncoding('utf8');
-  socket.on('data', (chunk: string) => {
-    unread += chunk;
-    received += chunk;
-    wake();
-  });
-  socket.on('error', () => {});
-  socket.on('close', () => {
-    closed = true;
-    wake();
-  });
-  const waitUntil = <T>(check: () => { value: T } | { error: Error } | undefined, ms: number, onTimeout: () => { value: T } | { error: Error }) =>
-    new Promise<T>((resolve, reject) => {
-      const settle = (outcome: { value: T } | { error: Error }) => {
-        clearTimeout(timer);
-        waiters.delete(poll);
-        if ('error' in outcome) reject(outcome.error);
-        else resolve(outcome.value);
-      };
-      const poll = () => {
-        const outcome = check();
-        if (outcome) settle(outcome);
-      };
-      const timer = setTimeout(() => settle(onTimeout()), ms);
-      waiters.add(poll);
-      poll();
-    });
-  return {
-    send: (line) => void socket.write(`${line}\r\n`),
-    sendRaw: (data) => void socket.write(data),
-    expect: (pattern, ms = timeoutMs) =>
-      waitUntil<string>(
-        () => {
-          const match = new RegExp(pattern.source, pattern.flags.replace('g', '')).exec(unread);
-          if (match) {
-            const consumed = unread.slice(0, match.index + match[0].length);
-            unread = unread.slice(consumed.length);
-            return { value: consumed };
-          }
-          return closed ? { error: new Error(`connection closed before ${pattern} matched; unread input:\n${unread}`) } : undefined;
-        },
-        ms,
-        () => ({ error: new Error(`no ${pattern} within ${ms} ms; unread input:\n${unread}`) }),
-      ),
-    pending: () => unread,
-    transcript: () => received,
-    encrypted: () => false,
-    startTls: () => Promise.reject(new Error('rawSessionFrom does not do TLS')),
-    waitForClose: (ms = timeoutMs) => waitUntil<boolean>(() => (closed ? { value: true } : undefined), ms, () => ({ value: false })),
-    close: () => socket.destroy(),
-  };
-}
 
 /** Whether the MTA on this instance speaks ESMTP yet (EHLO answered with 250-). */
 export async function mtaIsUp(instance: Instance): Promise<boolean> {

@@ -13,6 +13,8 @@ export interface RawSessionOptions {
   servername?: string;
   /** Default bound for connect and expect; default 5000 ms. */
   timeoutMs?: number;
+  /** Bind the client end to this loopback address, so the server sees another client (127.0.0.2…). */
+  localAddress?: string;
 }
 
 export interface RawSession {
@@ -42,6 +44,7 @@ type Outcome<T> = { value: T } | { error: Error };
 
 export async function rawSession(host: string, port: number, options: RawSessionOptions = {}): Promise<RawSession> {
   assertLoopback(host, 'raw session host');
+  if (options.localAddress !== undefined) assertLoopback(options.localAddress, 'local address');
   const timeoutMs = options.timeoutMs ?? 5000;
   const tlsOptions = () => ({
     ca: options.ca,
@@ -72,7 +75,9 @@ export async function rawSession(host: string, port: number, options: RawSession
 
   const open = (): Promise<Socket | TLSSocket> =>
     new Promise((resolve, reject) => {
-      const socket = options.tls ? connectTls({ host, port, ...tlsOptions() }) : connectTcp({ host, port });
+      const localAddress = options.localAddress;
+      const tcp = () => connectTcp({ host, port, localAddress });
+      const socket = options.tls ? connectTls({ socket: tcp(), ...tlsOptions() }) : tcp();
       const timer = setTimeout(() => {
         socket.destroy();
         reject(new Error(`connecting to ${host}:${port} took over ${timeoutMs} ms`));
