@@ -139,6 +139,19 @@ const smtp = z.strictObject({
   max_received_headers: count('count', 5, 1000, 50, 'Hop limit: a message with more Received fields is refused as a loop (554 5.4.6; RFC 5321 §6.3).'),
 });
 
+const pop3 = z.strictObject({
+  apop: z.boolean().default(true).describe('Offer APOP (RFC 1939 §7) to users who have an APOP secret; the greeting then carries a timestamp. MD5-based: prefer TLS.'),
+  idle_timeout: duration().prefault('10m').describe('Close a POP3 session idle this long (RFC 1939 §3: at least 10 minutes).'),
+  max_connections: count('count', 1, 100_000, 1000, 'Simultaneous POP3 sessions on all POP3 listeners together; more are refused.'),
+  max_connections_per_ip: count('count', 1, 100_000, 50, 'Simultaneous POP3 sessions from one client address; more are refused.'),
+});
+
+const auth = z.strictObject({
+  max_failures_per_ip: count('count', 1, 100_000, 10, 'Failed logins from one client address (any protocol) before that address is locked out.'),
+  max_failures_per_account: count('count', 1, 100_000, 20, 'Failed logins for one account name, from anywhere, before the account is locked out (unknown names alike).'),
+  lockout: duration().prefault('15m').describe('How long a lockout lasts, and the window in which failures are counted.'),
+});
+
 const accessList = z.strictObject({
   allow: z
     .array(parsedString('CIDR', parseCidr))
@@ -174,6 +187,8 @@ export const configSchema = z.strictObject({
   pop_before_smtp: popBeforeSmtp.prefault({}).describe('POP-before-SMTP, an opt-in alternative to SMTP AUTH for old clients.'),
   outbound: outbound.prefault({}).describe('Delivery of mail to other servers.'),
   smtp: smtp.prefault({}).describe('Limits of the SMTP listeners (smtp, submission, submissions).'),
+  pop3: pop3.prefault({}).describe('The POP3 and POP3S listeners.'),
+  auth: auth.prefault({}).describe('Password guessing: failure limits and lockout, shared by every protocol that logs in.'),
   access: access.prefault({}).describe('Per-listener network allow and deny lists, checked when a client connects.'),
   log: log.prefault({}).describe('Logging, one JSON object per line.'),
 });

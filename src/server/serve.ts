@@ -19,6 +19,10 @@ import { notYetServed } from './not-yet-served.ts';
 import { createSmtpService } from '../smtp/service.ts';
 import { ConnectionLimiter } from '../smtp/connection-limits.ts';
 import { createMtaHandler } from '../mta/handler.ts';
+import { createPop3Service } from '../mra/pop3/service.ts';
+import { MaildropLocks } from '../mra/pop3/maildrop.ts';
+import { AuthLockout } from '../policy/access/lockout.ts';
+import { PopBeforeSmtpRegistry } from '../msa/pop-before-smtp.ts';
 import { networkList } from '../policy/access/networks.ts';
 import type { Store } from '../store/store.ts';
 import type { ServerTlsOptions } from '../tls/context.ts';
@@ -96,6 +100,12 @@ function createServices(config: Config, store: Store, tls: ServerTlsOptions, log
     maxHeaderBytes: config.smtp.max_header_bytes,
     maxHeaderFields: config.smtp.max_header_fields,
   };
+  // Password guessing is counted across every protocol that logs in.
+  const lockout = new AuthLockout({
+    maxFailuresPerIp: config.auth.max_failures_per_ip,
+    maxFailuresPerAccount: config.auth.max_failures_per_account,
+    lockoutMs: config.auth.lockout,
+  });
   // One pool of SMTP connection slots for every SMTP listener.
   const limiter = new ConnectionLimiter(config.smtp.max_connections, config.smtp.max_connections_per_ip);
   services.set(
@@ -119,5 +129,31 @@ function createServices(config: Config, store: Store, tls: ServerTlsOptions, log
       logger,
     }),
   );
+
+  // POP3 on both listeners shares the maildrop locks and the connection slots.
+  const pop3Limiter = new ConnectionLimiter(config.pop3.max_connections, config.pop3.max_connections_per_ip);
+  const locks = new MaildropLocks();
+  const popBeforeSmtp = config.pop_before_smtp.enabled
+    ? { registry: new PopBeforeSmtpRegistry(store.db), ttlMs: config.pop_before_smtp.ttl }
+    : undefined;
+  for (const role of ['pop3', 'pop3s'] as const) {
+    services.set(
+      role,
+      createPop3Service({
+        role,
+        hostname: config.hostname,
+        store,
+        locks,
+        lockout,
+        apop: config.pop3.apop,
+        idleTimeoutMs: config.pop3.idle_timeout,
+        popBeforeSmtp,
+        tls,
+        limiter: pop3Limiter,
+        access: access(role),
+        logger,
+      }),
+    );
+  }
   return services;
 }

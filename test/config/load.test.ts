@@ -47,6 +47,8 @@ test('a config with only a hostname gets every secure default, paths resolved ne
       max_header_fields: 1000,
       max_received_headers: 50,
     },
+    pop3: { apop: true, idle_timeout: 600_000, max_connections: 1000, max_connections_per_ip: 50 },
+    auth: { max_failures_per_ip: 10, max_failures_per_account: 20, lockout: 900_000 },
     access: Object.fromEntries(['smtp', 'submission', 'submissions', 'pop3', 'pop3s'].map((role) => [role, { allow: [], deny: [] }])),
     log: { level: 'info' },
   });

@@ -26,6 +26,8 @@ test('the reference is a Markdown table with one row per table and key, in schem
       'outbound', 'outbound.smtp_port', 'outbound.source_ip', 'outbound.hold', 'outbound.max_age', 'outbound.transport',
       'smtp', 'smtp.max_message_size', 'smtp.max_recipients', 'smtp.max_connections', 'smtp.max_connections_per_ip',
       'smtp.idle_timeout', 'smtp.max_header_bytes', 'smtp.max_header_fields', 'smtp.max_received_headers',
+      'pop3', 'pop3.apop', 'pop3.idle_timeout', 'pop3.max_connections', 'pop3.max_connections_per_ip',
+      'auth', 'auth.max_failures_per_ip', 'auth.max_failures_per_account', 'auth.lockout',
       'access',
       ...['smtp', 'submission', 'submissions', 'pop3', 'pop3s'].flatMap((role) => [`access.${role}`, `access.${role}.allow`, `access.${role}.deny`]),
       'log', 'log.level',

@@ -79,4 +79,14 @@ export const migrations: readonly string[] = [
   CREATE INDEX queue_blob ON queue(blob);
   CREATE INDEX queue_next_attempt ON queue(next_attempt_at);
   `,
+  // v3: POP-before-SMTP: a POP3 login authorises its client address for submission
+  // until expires_at, for that user's own addresses only. Kept across restarts.
+  `
+  CREATE TABLE pop_before_smtp (
+    ip          TEXT PRIMARY KEY,           -- plain IPv4 or IPv6 text
+    user_id     INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    logged_in_at INTEGER NOT NULL,
+    expires_at  INTEGER NOT NULL
+  ) STRICT;
+  `,
 ];

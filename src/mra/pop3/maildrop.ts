@@ -1,0 +1,99 @@
+// A POP3 maildrop (RFC 1939 §5): the INBOX as it was at login, numbered 1..n, with
+// messages marked for deletion. Nothing is removed until QUIT in the TRANSACTION
+// state; a dropped connection removes nothing. One session at a time per mailbox.
+import type { MessageStore, StoredMessage } from '../../store/sqlite/messages.ts';
+
+/** Exclusive maildrop locks across all POP3 sessions of this server. */
+export class MaildropLocks {
+  readonly #held = new Set<number>();
+
+  /** Takes the mailbox's lock; returns its release, or undefined when another session holds it. */
+  acquire(mailboxId: number): (() => void) | undefined {
+    if (this.#held.has(mailboxId)) return undefined;
+    this.#held.add(mailboxId);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.#held.delete(mailboxId);
+    };
+  }
+}
+
+/** How many upcoming messages may be read ahead while earlier ones are being sent. */
+const READ_AHEAD = 8;
+
+export class Maildrop {
+  readonly mailboxId: number;
+  readonly #store: MessageStore;
+  readonly #messages: StoredMessage[];
+  readonly #deleted = new Set<number>();
+  readonly #reads = new Map<number, Promise<Buffer>>();
+
+  constructor(store: MessageStore, mailboxId: number) {
+    this.#store = store;
+    this.mailboxId = mailboxId;
+    this.#messages = store.list(mailboxId);
+  }
+
+  /** The message numbered n (1-based) unless out of range; `deleted` tells if it is marked. */
+  message(n: number): { message: StoredMessage; deleted: boolean } | undefined {
+    const message = Number.isSafeInteger(n) && n >= 1 ? this.#messages[n - 1] : undefined;
+    return message && { message, deleted: this.#deleted.has(n) };
+  }
+
+  /** Numbers and messages not marked for deletion, in order. */
+  *live(): Generator<[number, StoredMessage]> {
+    for (let i = 0; i < this.#messages.length; i++) if (!this.#deleted.has(i + 1)) yield [i + 1, this.#messages[i]!];
+  }
+
+  stat(): { count: number; octets: number } {
+    let count = 0;
+    let octets = 0;
+    for (const [, message] of this.live()) {
+      count++;
+      octets += message.size;
+    }
+    return { count, octets };
+  }
+
+  markDeleted(n: number): void {
+    this.#deleted.add(n);
+    this.#reads.delete(n);
+  }
+
+  unmarkAll(): void {
+    this.#deleted.clear();
+  }
+
+  get deletedCount(): number {
+    return this.#deleted.size;
+  }
+
+  /** The stored bytes of message n; `upcoming` are numbers likely asked for next (pipelined RETRs), read ahead. */
+  content(n: number, upcoming: readonly number[] = []): Promise<Buffer> {
+    for (const next of upcoming.slice(0, READ_AHEAD)) this.#read(next);
+    const read = this.#read(n);
+    this.#reads.delete(n);
+    return read;
+  }
+
+  #read(n: number): Promise<Buffer> {
+    let read = this.#reads.get(n);
+    if (!read) {
+      const entry = this.message(n);
+      if (!entry) return Promise.reject(new RangeError(`no message ${n}`));
+      read = this.#store.readContent(entry.message.id);
+      read.catch(() => {}); // a read ahead that is never asked for must not go unhandled
+      this.#reads.set(n, read);
+    }
+    return read;
+  }
+
+  /** UPDATE state (RFC 1939 §6): removes the marked messages durably. */
+  async expunge(): Promise<number> {
+    const ids = [...this.#deleted].map((n) => this.#messages[n - 1]!.id);
+    if (ids.length > 0) await this.#store.expunge(this.mailboxId, ids);
+    return ids.length;
+  }
+}
