@@ -120,6 +120,11 @@ const outbound = z.strictObject({
     .describe('Bind outgoing connections to this local address; "" lets the system choose.'),
   hold: duration().prefault('0s').describe('Hold window for submitted mail before the first delivery attempt; it can be cancelled meanwhile.'),
   max_age: duration().prefault('5d').describe('Give up retrying and bounce to the sender after this long in the queue (RFC 5321 §4.5.4.1 suggests 4-5 days).'),
+  retry_initial: duration().prefault('5m').describe('Wait after the first temporary failure; doubled after each further one (exponential backoff).'),
+  retry_max: duration().prefault('1h').describe('Longest wait between two delivery attempts.'),
+  max_connections: z.number().int().min(1).max(10_000).register(typeLabels, { label: 'count' }).default(20).describe('Outgoing SMTP connections at once, to all destinations together.'),
+  max_per_domain: z.number().int().min(1).max(1000).register(typeLabels, { label: 'count' }).default(4).describe('Outgoing SMTP connections at once to one recipient domain.'),
+  connect_timeout: duration().prefault('30s').describe('Give up connecting to a next hop after this long (then the next MX is tried).'),
   transport: transport
     .prefault({})
     .describe('Next hop per recipient domain, overriding MX lookup: "example.net" = "host:port" (quote the domain, or TOML reads its dots as tables); "host" alone means port 25.'),
@@ -137,6 +142,11 @@ const smtp = z.strictObject({
   max_header_bytes: count('bytes', 1024, 16_777_216, 1_048_576, 'Largest header section accepted, in octets; larger gets 552 5.3.4.'),
   max_header_fields: count('count', 10, 100_000, 1000, 'Most header fields in one message; more gets 552 5.3.4.'),
   max_received_headers: count('count', 5, 1000, 50, 'Hop limit: a message with more Received fields is refused as a loop (554 5.4.6; RFC 5321 §6.3).'),
+});
+
+const submission = z.strictObject({
+  max_messages_per_hour: count('count', 0, 1_000_000, 200, 'Messages one user may submit per hour (0 = no limit); more get 450 4.7.1. Limits the damage of a stolen password.'),
+  received_client_ip: z.boolean().default(false).describe("Name the submitting client's address in the Received header (off: a user's private address does not leak to recipients)."),
 });
 
 const pop3 = z.strictObject({
@@ -187,6 +197,7 @@ export const configSchema = z.strictObject({
   pop_before_smtp: popBeforeSmtp.prefault({}).describe('POP-before-SMTP, an opt-in alternative to SMTP AUTH for old clients.'),
   outbound: outbound.prefault({}).describe('Delivery of mail to other servers.'),
   smtp: smtp.prefault({}).describe('Limits of the SMTP listeners (smtp, submission, submissions).'),
+  submission: submission.prefault({}).describe('The MSA: the submission (587) and submissions (465) listeners.'),
   pop3: pop3.prefault({}).describe('The POP3 and POP3S listeners.'),
   auth: auth.prefault({}).describe('Password guessing: failure limits and lockout, shared by every protocol that logs in.'),
   access: access.prefault({}).describe('Per-listener network allow and deny lists, checked when a client connects.'),
