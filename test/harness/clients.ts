@@ -221,7 +221,10 @@ export async function fetchmail(options: FetchmailOptions): Promise<FetchmailRes
         options.servername ? `sslcommonname ${quoteRc(options.servername)}` : ''];
     const rc = [
       'set no syslog',
-      `poll ${options.host} service ${options.port} protocol pop3 auth ${options.auth ?? 'password'} timeout 15`,
+      // In a fetchmailrc APOP is a protocol of its own, not an auth method.
+      options.auth === 'apop'
+        ? `poll ${options.host} service ${options.port} protocol apop timeout 15`
+        : `poll ${options.host} service ${options.port} protocol pop3 auth password timeout 15`,
       `  user ${quoteRc(options.user)} there with password ${quoteRc(options.password)}`,
       `  ${tls.join(' ')}`,
       `  ${options.keep === false ? 'nokeep' : 'keep'} fetchall`,
