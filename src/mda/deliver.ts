@@ -13,6 +13,8 @@ export interface AcceptedMessage {
   userIds: readonly number[];
   remote: readonly string[];
   origin: 'mta' | 'msa';
+  /** First attempt for remote recipients not before this (unix ms). */
+  notBefore?: number;
 }
 
 export interface DeliveryResult {
@@ -28,6 +30,7 @@ export async function deliverAccepted(store: Store, message: AcceptedMessage): P
     mailFrom: message.mailFrom,
     recipient,
     origin: message.origin,
+    notBefore: message.notBefore,
   }));
   await store.messages.commitDelivery(message.file, message.size, mailboxIds, queued);
   return { mailboxes: mailboxIds.length, queued: queued.length };

@@ -27,6 +27,8 @@ export interface MtaOptions {
   trustedNetworks: NetworkList;
   maxMessageBytes: number;
   maxReceivedHeaders: number;
+  /** Called when remote recipients were queued, to wake the outbound queue. */
+  onQueued: () => void;
   logger: Logger;
 }
 
@@ -42,8 +44,7 @@ export function createMtaHandler(options: MtaOptions): SmtpHandler<RecipientRout
     rcptTo: async (session, _tx, path, postmaster, params) => {
       const verdict = await checkRecipient(path, postmaster, params, {
         accounts: store.accounts,
-        trustedNetworks: options.trustedNetworks,
-        remoteAddress: session.remoteAddress,
+        mayRelay: options.trustedNetworks.includes(session.remoteAddress),
       });
       if (verdict.action !== 'accept') {
         logger.info(
@@ -55,6 +56,7 @@ export function createMtaHandler(options: MtaOptions): SmtpHandler<RecipientRout
     },
 
     data: async (session, tx, message) => {
+      // Remote recipients: a trusted network's relay, or an alias forwarding outside.
       const verdict = await checkMessage(message, options.maxReceivedHeaders);
       const from = tx.mailFrom?.address ?? '';
       if (verdict.action !== 'accept') {
@@ -83,6 +85,7 @@ export function createMtaHandler(options: MtaOptions): SmtpHandler<RecipientRout
         remote,
         origin: 'mta',
       });
+      if (result.queued > 0) options.onQueued();
       logger.info(
         { session: session.id, queueId: message.queueId, remote: session.remoteAddress, from, size: message.size, ...result },
         'message accepted',

@@ -4,10 +4,10 @@
 //      not: user@ext@local, "user@ext"@local);
 //   2. a local domain: the address must reach a user (directly, by alias or as
 //      user+tag), else 550 5.1.1 — at RCPT, never a bounce later (no backscatter);
-//   3. any other domain: relayed only for relay.trusted_networks, else 554 5.7.1.
-//      Loopback is not trusted unless listed.
+//   3. any other domain: relayed only when the caller says the client may relay
+//      (port 25: relay.trusted_networks, where loopback is not trusted unless listed;
+//      submission: an authenticated user), else 554 5.7.1.
 import type { AccountStore } from '../store/sqlite/accounts.ts';
-import type { NetworkList } from '../policy/access/networks.ts';
 import { resolveLocalRecipient, type LocalRecipient } from '../mda/recipients.ts';
 import type { MailParams, MailPath } from '../smtp/path.ts';
 import { REPLY } from '../smtp/replies.ts';
@@ -17,8 +17,8 @@ export type RecipientRoute = { kind: 'local'; local: LocalRecipient } | { kind: 
 
 export interface RcptContext {
   accounts: AccountStore;
-  trustedNetworks: NetworkList;
-  remoteAddress: string;
+  /** Whether this client may send to other domains (trusted network, or an authenticated user). */
+  mayRelay: boolean;
 }
 
 export function isRoutingTrick(path: MailPath): boolean {
@@ -41,7 +41,7 @@ export async function checkRecipient(
     const local = resolveLocalRecipient(context.accounts, `${path.local.toLowerCase()}@${path.domain}`);
     return local ? accept({ kind: 'local', local }) : refuse(REPLY.unknownUser);
   }
-  if (context.trustedNetworks.includes(context.remoteAddress)) return accept({ kind: 'remote', address: path.address });
+  if (context.mayRelay) return accept({ kind: 'remote', address: path.address });
   return refuse(REPLY.relayDenied);
 }
 

@@ -10,6 +10,8 @@ export interface ReceivedInfo {
   hostname: string;
   tls: { protocol: string; cipher: string } | null;
   authenticated: boolean;
+  /** Off for submission by default: a user's private address must not leak to recipients. */
+  showClientAddress: boolean;
   queueId: string;
   /** Named only when there is exactly one recipient, so others' addresses are not disclosed. */
   recipient?: string;
@@ -23,8 +25,9 @@ export function receivedHeader(info: ReceivedInfo): string {
     (info.esmtp ? 'ESMTP' : 'SMTP') + (info.esmtp && info.tls ? 'S' : '') + (info.esmtp && info.authenticated ? 'A' : '');
   const tls = info.tls ? ` (${info.tls.protocol} cipher ${info.tls.cipher})` : '';
   const forClause = info.recipient ? `\r\n\tfor <${info.recipient}>` : '';
+  const from = info.showClientAddress ? `${info.helo} (${literal})` : info.helo;
   return (
-    `Received: from ${info.helo} (${literal})\r\n` +
+    `Received: from ${from}\r\n` +
     `\tby ${info.hostname} with ${protocol}${tls} id ${info.queueId}${forClause};\r\n` +
     `\t${rfc5322Date(info.date)}\r\n`
   );

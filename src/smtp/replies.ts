@@ -29,6 +29,22 @@ export const REPLY = {
   // RFC 5321 §3.5.3: 252 confirms nothing; the same for every address (account discovery).
   cannotVerify: reply(252, '2.5.2', 'cannot verify addresses; send mail and delivery will be attempted'),
   authNotHere: reply(502, '5.5.1', 'AUTH is not offered on this port; submit mail on port 587 or 465'),
+  // AUTH (RFC 4954)
+  authNeedsTls: reply(538, '5.7.11', 'encryption required for requested authentication mechanism: STARTTLS first'),
+  authRequired: reply(530, '5.7.0', 'authentication required'),
+  authOk: reply(235, '2.7.0', 'authentication successful'),
+  authFailed: reply(535, '5.7.8', 'authentication credentials invalid'),
+  authLockedOut: reply(454, '4.7.0', 'too many failed logins, try again later'),
+  authCancelled: reply(501, '5.7.0', 'authentication cancelled'),
+  authBadResponse: reply(501, '5.5.2', 'cannot decode the response'),
+  authMechanism: reply(504, '5.5.4', 'unrecognised authentication mechanism'),
+  authTwice: reply(503, '5.5.1', 'already authenticated'),
+  authInTransaction: reply(503, '5.5.1', 'AUTH is not allowed during a mail transaction'),
+  authChallenge: (challenge: string) => reply(334, undefined, challenge),
+  senderNotOwned: reply(553, '5.7.1', 'sender address not owned by the authenticated user'),
+  headerFromNotOwned: reply(550, '5.7.1', 'header From not owned by the authenticated user'),
+  headerFromMissing: reply(550, '5.6.0', 'the message has no From header field (RFC 5322 §3.6)'),
+  rateLimited: reply(450, '4.7.1', 'sending rate limit exceeded, try again later'),
   // EHLO / HELO
   badHelo: reply(501, '5.5.4', 'invalid EHLO/HELO domain'),
   // STARTTLS (RFC 3207)

@@ -21,6 +21,8 @@ export interface SmtpServiceOptions<R> {
   limiter: ConnectionLimiter;
   access: { allow: NetworkList; deny: NetworkList };
   handler: SmtpHandler<R>;
+  /** Name the client's address in Received headers. */
+  receivedClientIp: boolean;
   store: Store;
   logger: Logger;
 }
@@ -41,6 +43,7 @@ export function createSmtpService<R>(options: SmtpServiceOptions<R>): ProtocolSe
         messages: options.store.messages,
         blobs: options.store.blobs,
         secureContext,
+        receivedClientIp: options.receivedClientIp,
         logger,
       });
       const remote = session.info.remoteAddress;

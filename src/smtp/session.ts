@@ -19,6 +19,7 @@ import type { MessageStore } from '../store/sqlite/messages.ts';
 import { DataReader, type DataProblem } from './data-reader.ts';
 import { isHeloArgument, parsePathArgument, type MailParams, type MailPath } from './path.ts';
 import { receivedHeader } from './received.ts';
+import { decodeSaslPlain } from '../auth/sasl-plain.ts';
 import { formatReply, REPLY, type Reply } from './replies.ts';
 import type { Verdict } from './verdict.ts';
 
@@ -47,7 +48,17 @@ export interface SessionInfo {
   localPort: number;
   tls: { protocol: string; cipher: string } | null;
   helo: { domain: string; esmtp: boolean } | null;
+  /** Who logged in with AUTH (RFC 4954), if anyone. */
+  authenticated: AuthIdentity | null;
 }
+
+export interface AuthIdentity {
+  userId: number;
+  address: string;
+}
+
+/** SASL mechanisms the engine speaks (RFC 4616 PLAIN, and LOGIN as clients use it). */
+export type SaslMechanism = 'PLAIN' | 'LOGIN';
 
 export interface Transaction<R = unknown> {
   mailFrom: MailPath | null;
@@ -73,6 +84,8 @@ export interface SmtpHandler<R = unknown> {
   rcptTo(session: SessionInfo, tx: Transaction<R>, path: MailPath | null, postmaster: boolean, params: MailParams): Promise<Verdict<R>>;
   /** Checks the received message and commits it (accept) or refuses it; a refused file is removed by the session. */
   data(session: SessionInfo, tx: Transaction<R>, message: ReceivedMessage): Promise<Verdict>;
+  /** Password check for AUTH; absent on a role that offers no AUTH (port 25). */
+  authenticate?(session: SessionInfo, username: string, password: string): Promise<Verdict<AuthIdentity>>;
 }
 
 export interface SessionOptions<R> {
@@ -83,8 +96,18 @@ export interface SessionOptions<R> {
   blobs: BlobStore;
   /** For STARTTLS; undefined on a listener that is TLS from the start. */
   secureContext: SecureContext | undefined;
+  /** Name the client's address in the Received header (not for submission, by default). */
+  receivedClientIp: boolean;
   logger: Logger;
 }
+
+interface SaslExchange {
+  mechanism: SaslMechanism;
+  username?: string;
+}
+
+const SASL_USERNAME_PROMPT = Buffer.from('Username:').toString('base64');
+const SASL_PASSWORD_PROMPT = Buffer.from('Password:').toString('base64');
 
 interface DataPhase {
   reader: DataReader;
@@ -115,6 +138,7 @@ export class SmtpSession<R = unknown> {
   #data: DataPhase | null = null;
   #dataBackpressure = false;
   #shutdownRequested = false;
+  #sasl: SaslExchange | null = null;
   readonly #closedPromise: Promise<void>;
   #markClosed!: () => void;
   readonly #commands: Record<string, CommandHandler>;
@@ -133,6 +157,7 @@ export class SmtpSession<R = unknown> {
       localPort: socket.localPort ?? 0,
       tls,
       helo: null,
+      authenticated: null,
     };
     this.#closedPromise = new Promise((resolve) => (this.#markClosed = resolve));
     // One handler per command (RFC 5321 §4.1.1 and the extensions above).
@@ -149,7 +174,7 @@ export class SmtpSession<R = unknown> {
       EXPN: () => this.#reply(REPLY.cannotVerify),
       HELP: () => this.#reply(REPLY.help),
       STARTTLS: (arg) => this.#cmdStartTls(arg),
-      AUTH: () => this.#error(REPLY.authNotHere),
+      AUTH: (arg) => this.#cmdAuth(arg),
     };
   }
 
@@ -253,6 +278,7 @@ export class SmtpSession<R = unknown> {
   }
 
   async #dispatch(line: string): Promise<void> {
+    if (this.#sasl) return this.#saslResponse(line);
     if (HTTP_REQUEST.test(line)) return this.#closeWith(REPLY.httpRefused(this.#options.hostname));
     if (/[\x00-\x08\x0a-\x1f\x7f]/.test(line)) return this.#error(REPLY.syntax);
     const space = line.indexOf(' ');
@@ -330,7 +356,8 @@ export class SmtpSession<R = unknown> {
         remoteAddress: this.info.remoteAddress,
         hostname: this.#options.hostname,
         tls: this.info.tls,
-        authenticated: false,
+        authenticated: this.info.authenticated !== null,
+        showClientAddress: this.#options.receivedClientIp,
         queueId,
         recipient: only ? (only.path?.address ?? 'postmaster') : undefined,
         date: new Date(),
@@ -352,6 +379,58 @@ export class SmtpSession<R = unknown> {
     // The client sends the message only after 354; flush it now.
     this.#uncork();
     this.#cork();
+  }
+
+  /** RFC 4954 AUTH, only where the role authenticates, only inside TLS. */
+  async #cmdAuth(argument: string): Promise<void> {
+    if (!this.#options.handler.authenticate) return this.#error(REPLY.authNotHere);
+    if (!this.info.helo?.esmtp) return this.#error(REPLY.badSequence('send EHLO first'));
+    if (this.info.authenticated) return this.#error(REPLY.authTwice);
+    if (this.#tx) return this.#error(REPLY.authInTransaction);
+    const [mechanismText = '', initial, ...extra] = argument.split(' ');
+    if (extra.length > 0) return this.#error(REPLY.syntax);
+    const mechanism = mechanismText.toUpperCase();
+    if (mechanism !== 'PLAIN' && mechanism !== 'LOGIN') return this.#error(REPLY.authMechanism);
+    // RFC 4954 §4: a mechanism that sends the password in clear needs TLS (538).
+    if (!this.info.tls) return this.#error(REPLY.authNeedsTls);
+    this.#sasl = { mechanism };
+    if (initial === undefined) {
+      return this.#reply(REPLY.authChallenge(mechanism === 'PLAIN' ? '' : SASL_USERNAME_PROMPT));
+    }
+    await this.#saslResponse(initial === '=' ? '' : initial);
+  }
+
+  async #saslResponse(line: string): Promise<void> {
+    const exchange = this.#sasl!;
+    if (line === '*') {
+      this.#sasl = null;
+      return this.#error(REPLY.authCancelled);
+    }
+    const decoded = decodeBase64(line);
+    if (decoded === undefined) {
+      this.#sasl = null;
+      return this.#error(REPLY.authBadResponse);
+    }
+    if (exchange.mechanism === 'LOGIN' && exchange.username === undefined) {
+      exchange.username = decoded;
+      return this.#reply(REPLY.authChallenge(SASL_PASSWORD_PROMPT));
+    }
+    this.#sasl = null;
+    let username: string;
+    let password: string;
+    if (exchange.mechanism === 'LOGIN') {
+      username = exchange.username!;
+      password = decoded;
+    } else {
+      const plain = decodeSaslPlain(line);
+      // An authorization identity other than the user itself is not supported.
+      if (!plain || (plain.authzid !== '' && plain.authzid !== plain.username)) return this.#error(REPLY.authFailed);
+      ({ username, password } = plain);
+    }
+    const verdict = await this.#options.handler.authenticate!(this.info, username, password);
+    if (verdict.action !== 'accept') return this.#error(verdict.reply);
+    this.info.authenticated = verdict.value;
+    this.#reply(REPLY.authOk);
   }
 
   #cmdRset(argument: string): void {
@@ -392,6 +471,7 @@ export class SmtpSession<R = unknown> {
     // RFC 3207 §4.2: forget everything learnt before TLS; the client must EHLO again.
     this.info.tls = tlsInfo(tlsSocket);
     this.info.helo = null;
+    this.info.authenticated = null;
     this.#tx = null;
     this.#input = EMPTY;
     this.#listen(tlsSocket);
@@ -515,6 +595,12 @@ export class SmtpSession<R = unknown> {
     }
     this.#markClosed();
   }
+}
+
+function decodeBase64(text: string): string | undefined {
+  if (text === '') return '';
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(text) || text.length % 4 !== 0) return undefined;
+  return Buffer.from(text, 'base64').toString('utf8');
 }
 
 function tlsInfo(socket: TLSSocket): { protocol: string; cipher: string } {

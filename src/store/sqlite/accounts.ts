@@ -173,6 +173,12 @@ export class AccountStore {
     return rows.length === 0 ? undefined : { address, targets: rows.map((r) => r.target) };
   }
 
+  /** Aliases that name this address among their targets (one level). */
+  aliasesTargeting(address: string): string[] {
+    const rows = this.#prepare('SELECT address FROM aliases WHERE target = ?').all(address) as unknown as { address: string }[];
+    return rows.map((row) => row.address);
+  }
+
   listAliases(domain?: string): AliasRecord[] {
     const rows = (
       domain === undefined

@@ -42,6 +42,8 @@ export interface QueuedRecipient {
   mailFrom: string;
   recipient: string;
   origin: 'mta' | 'msa';
+  /** First delivery attempt not before this (unix ms): the hold window of submitted mail. */
+  notBefore?: number;
 }
 
 interface Delivery {
@@ -278,7 +280,8 @@ export class MessageStore {
 
   #insertRows(delivery: Delivery): DeliveredMessage[] {
     for (const q of delivery.queued) {
-      this.#insertQueued.run(q.queueId, delivery.blob, delivery.size, q.mailFrom, q.recipient, q.origin, delivery.receivedAt, delivery.receivedAt);
+      const firstAttempt = Math.max(q.notBefore ?? delivery.receivedAt, delivery.receivedAt);
+      this.#insertQueued.run(q.queueId, delivery.blob, delivery.size, q.mailFrom, q.recipient, q.origin, delivery.receivedAt, firstAttempt);
     }
     return delivery.mailboxIds.map((mailboxId) => {
       const row = this.#takeNextUid.get(mailboxId) as { uid: number } | undefined;
