@@ -8,6 +8,7 @@ import { initInstance } from './init.ts';
 import { print } from './io.ts';
 import { registerServeCommand } from './serve.ts';
 import { registerUserCommands } from './user.ts';
+import { registerQueueCommands } from './queue.ts';
 import { dnsRecordsText } from './domain.ts';
 import { openStore } from '../store/store.ts';
 
@@ -58,6 +59,7 @@ function buildProgram(): Command {
 
   registerDomainCommands(program);
   registerUserCommands(program);
+  registerQueueCommands(program);
 
   // SPEC: every subcommand takes --config FILE, before or after the subcommand name.
   const addConfigOption = (cmd: Command) => {

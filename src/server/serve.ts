@@ -23,6 +23,9 @@ import { createPop3Service } from '../mra/pop3/service.ts';
 import { MaildropLocks } from '../mra/pop3/maildrop.ts';
 import { AuthLockout } from '../policy/access/lockout.ts';
 import { PopBeforeSmtpRegistry } from '../msa/pop-before-smtp.ts';
+import { createMsaHandler } from '../msa/handler.ts';
+import { createOutboundQueue } from '../queue/scheduler.ts';
+import { SendRateLimiter } from '../msa/rate-limit.ts';
 import { networkList } from '../policy/access/networks.ts';
 import type { Store } from '../store/store.ts';
 import type { ServerTlsOptions } from '../tls/context.ts';
@@ -43,7 +46,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const tls = loadServerTls(config.tls.cert, config.tls.key);
   const store = openStore(config.data_dir);
 
-  const services = createServices(config, store, tls, logger);
+  const outbound = createOutboundQueue({ config, store, logger: logger.child({ role: 'queue' }) });
+  const services = createServices(config, store, tls, logger, () => outbound.kick());
 
   const plan = ROLES.flatMap((role) =>
     config.listen[role].map((endpoint) => ({ role, endpoint, service: services.get(role)! })),
@@ -58,6 +62,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
   // Files left by a crash between a message file's write and its commit.
   const orphans = await store.messages.collectOrphanBlobs();
   if (orphans.length > 0) logger.info({ count: orphans.length }, 'removed orphan message files');
+  outbound.start();
   logger.info(
     { hostname: config.hostname, listeners: listeners.map((l) => `${l.role}=${formatEndpoint(l.endpoint)}`) },
     'ready',
@@ -70,7 +75,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     stopping ??= (async () => {
       logger.info('stopping');
       const closed = closeListeners(listeners);
-      const drained = Promise.all([...services.values()].map((s) => s.shutdown()));
+      const drained = Promise.all([...[...services.values()].map((s) => s.shutdown()), outbound.stop()]);
       const timeout = new Promise<'timeout'>((resolve) => setTimeout(resolve, DRAIN_TIMEOUT_MS, 'timeout').unref());
       if ((await Promise.race([Promise.all([closed, drained]), timeout])) === 'timeout') {
         logger.warn({ timeoutMs: DRAIN_TIMEOUT_MS }, 'sessions still open after the drain timeout; closing anyway');
@@ -86,7 +91,13 @@ export async function startServer(config: Config): Promise<RunningServer> {
 }
 
 /** The protocol service of each listener role. */
-function createServices(config: Config, store: Store, tls: ServerTlsOptions, logger: Logger): Map<ListenerRole, ProtocolService> {
+function createServices(
+  config: Config,
+  store: Store,
+  tls: ServerTlsOptions,
+  logger: Logger,
+  kickQueue: () => void,
+): Map<ListenerRole, ProtocolService> {
   const services = new Map<ListenerRole, ProtocolService>();
   for (const role of ROLES) services.set(role, notYetServed(role, config.hostname));
   const access = (role: ListenerRole) => ({
@@ -106,6 +117,9 @@ function createServices(config: Config, store: Store, tls: ServerTlsOptions, log
     maxFailuresPerAccount: config.auth.max_failures_per_account,
     lockoutMs: config.auth.lockout,
   });
+  const popBeforeSmtp = config.pop_before_smtp.enabled
+    ? { registry: new PopBeforeSmtpRegistry(store.db), ttlMs: config.pop_before_smtp.ttl }
+    : undefined;
   // One pool of SMTP connection slots for every SMTP listener.
   const limiter = new ConnectionLimiter(config.smtp.max_connections, config.smtp.max_connections_per_ip);
   services.set(
@@ -118,11 +132,13 @@ function createServices(config: Config, store: Store, tls: ServerTlsOptions, log
       limits: smtpLimits,
       limiter,
       access: access('smtp'),
+      receivedClientIp: true,
       handler: createMtaHandler({
         store,
         trustedNetworks: networkList(config.relay.trusted_networks),
         maxMessageBytes: config.smtp.max_message_size,
         maxReceivedHeaders: config.smtp.max_received_headers,
+        onQueued: kickQueue,
         logger: logger.child({ role: 'smtp' }),
       }),
       store,
@@ -130,12 +146,41 @@ function createServices(config: Config, store: Store, tls: ServerTlsOptions, log
     }),
   );
 
+  // The MSA on 587 and 465: one handler (and one rate limiter) for both.
+  const msa = createMsaHandler({
+    store,
+    hostname: config.hostname,
+    lockout,
+    popBeforeSmtp: popBeforeSmtp?.registry,
+    rateLimiter: new SendRateLimiter(config.submission.max_messages_per_hour),
+    holdMs: config.outbound.hold,
+    maxMessageBytes: config.smtp.max_message_size,
+    maxReceivedHeaders: config.smtp.max_received_headers,
+    onQueued: kickQueue,
+    logger: logger.child({ role: 'msa' }),
+  });
+  for (const role of ['submission', 'submissions'] as const) {
+    services.set(
+      role,
+      createSmtpService({
+        role,
+        hostname: config.hostname,
+        implicitTls: role === 'submissions',
+        tls,
+        limits: smtpLimits,
+        limiter,
+        access: access(role),
+        handler: msa,
+        receivedClientIp: config.submission.received_client_ip,
+        store,
+        logger,
+      }),
+    );
+  }
+
   // POP3 on both listeners shares the maildrop locks and the connection slots.
   const pop3Limiter = new ConnectionLimiter(config.pop3.max_connections, config.pop3.max_connections_per_ip);
   const locks = new MaildropLocks();
-  const popBeforeSmtp = config.pop_before_smtp.enabled
-    ? { registry: new PopBeforeSmtpRegistry(store.db), ttlMs: config.pop_before_smtp.ttl }
-    : undefined;
   for (const role of ['pop3', 'pop3s'] as const) {
     services.set(
       role,

@@ -1,0 +1,180 @@
+// The outbound queue table (migration v2): one row per remote recipient of an accepted
+// message, sharing the message file with its local copies. Rows are written by
+// MessageStore.commitDelivery; this module reads, reschedules and removes them.
+//
+// Every change is by row id or queue id and touches only the rows that still exist,
+// so the server and the CLI (`kakitome queue retry|cancel`, another process) can work
+// on the table at the same time: a row the other side removed is simply gone.
+// A message file is removed only after the commit, and only when no `messages` row
+// and no `queue` row references it any more.
+import type { StatementSync } from 'node:sqlite';
+import type { BlobStore } from '../blobs.ts';
+import { commitDurably, type Db } from './db.ts';
+
+export interface QueueRow {
+  id: number;
+  queueId: string;
+  blob: string;
+  size: number;
+  /** '' for the null reverse-path. */
+  mailFrom: string;
+  recipient: string;
+  origin: 'mta' | 'msa';
+  /** Unix ms. */
+  createdAt: number;
+  nextAttemptAt: number;
+  attempts: number;
+  lastError: string | null;
+}
+
+interface Row {
+  id: number;
+  queue_id: string;
+  blob: string;
+  size: number;
+  mail_from: string;
+  recipient: string;
+  origin: 'mta' | 'msa';
+  created_at: number;
+  next_attempt_at: number;
+  attempts: number;
+  last_error: string | null;
+}
+
+const COLUMNS = 'id, queue_id, blob, size, mail_from, recipient, origin, created_at, next_attempt_at, attempts, last_error';
+/** Rows per due() batch: a scheduler pass never loads the whole queue. */
+export const DEFAULT_DUE_LIMIT = 1000;
+
+export class QueueStore {
+  readonly #db: Db;
+  readonly #blobs: BlobStore;
+  readonly #referencesBlob: StatementSync;
+  readonly #deleteRow: StatementSync;
+
+  constructor(db: Db, blobs: BlobStore) {
+    this.#db = db;
+    this.#blobs = blobs;
+    this.#referencesBlob = db.prepare(
+      'SELECT 1 FROM messages WHERE blob = ?1 UNION ALL SELECT 1 FROM queue WHERE blob = ?1 LIMIT 1',
+    );
+    this.#deleteRow = db.prepare(`DELETE FROM queue WHERE id = ? RETURNING ${COLUMNS}`);
+  }
+
+  /** Rows whose next attempt is due at `now`, oldest due first. */
+  due(now: number, limit = DEFAULT_DUE_LIMIT): QueueRow[] {
+    return this.#select(`WHERE next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?`, now, limit);
+  }
+
+  /** When the next row falls due (unix ms); undefined for an empty queue. */
+  nextDueAt(): number | undefined {
+    const row = this.#db.prepare('SELECT MIN(next_attempt_at) AS at FROM queue').get() as { at: number | null };
+    return row.at ?? undefined;
+  }
+
+  /** Every row, message by message (oldest first), recipients in insertion order. */
+  list(): QueueRow[] {
+    return this.#select('ORDER BY created_at, queue_id, id');
+  }
+
+  /** The rows of one message; empty when the id is unknown. */
+  byQueueId(queueId: string): QueueRow[] {
+    return this.#select('WHERE queue_id = ? ORDER BY id', queueId);
+  }
+
+  /** The rows among ids that still exist. */
+  existing(ids: readonly number[]): QueueRow[] {
+    const select = this.#db.prepare(`SELECT ${COLUMNS} FROM queue WHERE id = ?`);
+    return ids.flatMap((id) => {
+      const row = select.get(id) as Row | undefined;
+      return row ? [toQueueRow(row)] : [];
+    });
+  }
+
+  /**
+   * Temporary failures: each row gets one more attempt counted, its next attempt time
+   * and its last error. Returns how many of the rows still existed.
+   */
+  async reschedule(items: readonly { id: number; nextAttemptAt: number; error: string }[]): Promise<number> {
+    const update = this.#db.prepare(
+      'UPDATE queue SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE id = ?',
+    );
+    return commitDurably(this.#db, () =>
+      items.reduce((count, item) => count + Number(update.run(item.nextAttemptAt, item.error, item.id).changes), 0),
+    );
+  }
+
+  /**
+   * Removes rows (delivered, bounced, expired or cancelled), durably, then the message
+   * files nothing references any more. Returns the rows that were still there.
+   */
+  async remove(ids: readonly number[]): Promise<QueueRow[]> {
+    const { removed, freed } = await commitDurably(this.#db, () => {
+      const removed = ids.flatMap((id) => {
+        const row = this.#deleteRow.get(id) as Row | undefined;
+        return row ? [toQueueRow(row)] : [];
+      });
+      return { removed, freed: this.#unreferenced(removed) };
+    });
+    await this.#removeFiles(freed);
+    return removed;
+  }
+
+  /** Removes every row of a message (`queue cancel`); returns the rows removed. */
+  async removeMessage(queueId: string): Promise<QueueRow[]> {
+    const { removed, freed } = await commitDurably(this.#db, () => {
+      const rows = this.#db.prepare(`DELETE FROM queue WHERE queue_id = ? RETURNING ${COLUMNS}`).all(queueId) as unknown as Row[];
+      const removed = rows.map(toQueueRow).sort((a, b) => a.id - b.id);
+      return { removed, freed: this.#unreferenced(removed) };
+    });
+    await this.#removeFiles(freed);
+    return removed;
+  }
+
+  /**
+   * Makes the rows of one message (or all rows, without a queue id) due at `now` —
+   * held mail included; rows already due keep their place. Returns how many rows.
+   */
+  retry(now: number, queueId?: string): number {
+    const result =
+      queueId === undefined
+        ? this.#db.prepare('UPDATE queue SET next_attempt_at = MIN(next_attempt_at, ?1)').run(now)
+        : this.#db.prepare('UPDATE queue SET next_attempt_at = MIN(next_attempt_at, ?1) WHERE queue_id = ?2').run(now, queueId);
+    return Number(result.changes);
+  }
+
+  #select(clause: string, ...params: (string | number)[]): QueueRow[] {
+    const rows = this.#db.prepare(`SELECT ${COLUMNS} FROM queue ${clause}`).all(...params) as unknown as Row[];
+    return rows.map(toQueueRow);
+  }
+
+  /** Inside the deleting transaction: the files of removed rows that nothing references now. */
+  #unreferenced(removed: readonly QueueRow[]): string[] {
+    const blobs = new Set(removed.map((row) => row.blob));
+    return [...blobs].filter((blob) => !this.#referencesBlob.get(blob));
+  }
+
+  async #removeFiles(names: readonly string[]): Promise<void> {
+    await Promise.all(names.map((name) => this.#blobs.remove(name)));
+  }
+}
+
+/** The QueueStore of an open store (the Store type has no queue member of its own). */
+export function openQueueStore(store: { db: Db; blobs: BlobStore }): QueueStore {
+  return new QueueStore(store.db, store.blobs);
+}
+
+function toQueueRow(row: Row): QueueRow {
+  return {
+    id: row.id,
+    queueId: row.queue_id,
+    blob: row.blob,
+    size: row.size,
+    mailFrom: row.mail_from,
+    recipient: row.recipient,
+    origin: row.origin,
+    createdAt: row.created_at,
+    nextAttemptAt: row.next_attempt_at,
+    attempts: row.attempts,
+    lastError: row.last_error,
+  };
+}
