@@ -111,7 +111,8 @@ export function dnsmasqConfig(records: DnsRecords): string {
   for (const [name, targets] of Object.entries(records.mx ?? {})) {
     for (const { exchange, priority } of list(targets)) {
       if (!Number.isInteger(priority) || priority < 0 || priority > 65535) throw new Error(`DNS fixture: bad MX priority ${priority} for ${name}`);
-      lines.push(`mx-host=${checkName(name)},${checkName(exchange)},${priority}`);
+      // "." is the null MX of RFC 7505 (a domain that accepts no mail).
+      lines.push(`mx-host=${checkName(name)},${exchange === '.' ? '.' : checkName(exchange)},${priority}`);
     }
   }
   for (const [name, texts] of Object.entries(records.txt ?? {})) {
