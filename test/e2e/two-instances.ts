@@ -15,7 +15,6 @@
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, type TestContext } from 'node:test';
 import { afterTest, keepTestDirs } from '../harness/cleanup.ts';
 import { startDns, type DnsFixture, type DnsRecords } from '../harness/dns.ts';
