@@ -14,6 +14,7 @@
 // `kakitome queue` commands, and reading DSNs.
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { afterEach, type TestContext } from 'node:test';
 import { afterTest, keepTestDirs } from '../harness/cleanup.ts';
