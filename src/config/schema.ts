@@ -144,6 +144,19 @@ const smtp = z.strictObject({
   max_received_headers: count('count', 5, 1000, 50, 'Hop limit: a message with more Received fields is refused as a loop (554 5.4.6; RFC 5321 §6.3).'),
 });
 
+const senderAuth = z.strictObject({
+  dmarc_reject: z.boolean().default(true).describe('Refuse in the session (550 5.7.1, with the reason) mail that fails DMARC when the domain publishes p=reject.'),
+  dmarc_quarantine: z.boolean().default(true).describe('Mark mail that fails DMARC under p=quarantine (header X-Kakitome-Quarantine), so it is filed as spam.'),
+  spf_fail: z.enum(['accept', 'reject']).default('accept').describe('What to do with an SPF fail that DMARC does not settle: "accept" (recorded in Authentication-Results) or "reject" (550 5.7.1). Forwarding breaks SPF, so DMARC decides by default.'),
+  temperror: z.enum(['tempfail', 'accept']).default('tempfail').describe('A DNS failure while checking SPF or DMARC: "tempfail" (451 4.7.x, the sender retries) or "accept".'),
+  sender_id: z.boolean().default(true).describe('Also check Sender ID (RFC 4406: the PRA of the header against spf2.0/pra or v=spf1) and report it in Authentication-Results.'),
+});
+
+const dnsbl = z.strictObject({
+  zones: z.array(parsedString('DNS zone', parseHostName)).default([]).describe('DNS block lists asked at connect, e.g. "zen.spamhaus.org"; a listed client gets 554 5.7.1 with the list\'s text. Empty = none.'),
+  allow: z.array(parsedString('CIDR', parseCidr)).default([]).describe('Client networks never checked against the block lists.'),
+});
+
 const submission = z.strictObject({
   max_messages_per_hour: count('count', 0, 1_000_000, 200, 'Messages one user may submit per hour (0 = no limit); more get 450 4.7.1. Limits the damage of a stolen password.'),
   received_client_ip: z.boolean().default(false).describe("Name the submitting client's address in the Received header (off: a user's private address does not leak to recipients)."),
@@ -197,6 +210,8 @@ export const configSchema = z.strictObject({
   pop_before_smtp: popBeforeSmtp.prefault({}).describe('POP-before-SMTP, an opt-in alternative to SMTP AUTH for old clients.'),
   outbound: outbound.prefault({}).describe('Delivery of mail to other servers.'),
   smtp: smtp.prefault({}).describe('Limits of the SMTP listeners (smtp, submission, submissions).'),
+  sender_auth: senderAuth.prefault({}).describe('SPF, DKIM, DMARC, ARC and Sender ID on inbound mail (port 25), and what their results decide.'),
+  dnsbl: dnsbl.prefault({}).describe('DNS block lists (RBL) checked when a client connects to port 25.'),
   submission: submission.prefault({}).describe('The MSA: the submission (587) and submissions (465) listeners.'),
   pop3: pop3.prefault({}).describe('The POP3 and POP3S listeners.'),
   auth: auth.prefault({}).describe('Password guessing: failure limits and lockout, shared by every protocol that logs in.'),

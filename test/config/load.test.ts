@@ -58,6 +58,8 @@ test('a config with only a hostname gets every secure default, paths resolved ne
       max_header_fields: 1000,
       max_received_headers: 50,
     },
+    sender_auth: { dmarc_reject: true, dmarc_quarantine: true, spf_fail: 'accept', temperror: 'tempfail', sender_id: true },
+    dnsbl: { zones: [], allow: [] },
     submission: { max_messages_per_hour: 200, received_client_ip: false },
     pop3: { apop: true, idle_timeout: 600_000, max_connections: 1000, max_connections_per_ip: 50 },
     auth: { max_failures_per_ip: 10, max_failures_per_account: 20, lockout: 900_000 },

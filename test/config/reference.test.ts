@@ -28,6 +28,8 @@ test('the reference is a Markdown table with one row per table and key, in schem
       'outbound.transport',
       'smtp', 'smtp.max_message_size', 'smtp.max_recipients', 'smtp.max_connections', 'smtp.max_connections_per_ip',
       'smtp.idle_timeout', 'smtp.max_header_bytes', 'smtp.max_header_fields', 'smtp.max_received_headers',
+      'sender_auth', 'sender_auth.dmarc_reject', 'sender_auth.dmarc_quarantine', 'sender_auth.spf_fail', 'sender_auth.temperror', 'sender_auth.sender_id',
+      'dnsbl', 'dnsbl.zones', 'dnsbl.allow',
       'submission', 'submission.max_messages_per_hour', 'submission.received_client_ip',
       'pop3', 'pop3.apop', 'pop3.idle_timeout', 'pop3.max_connections', 'pop3.max_connections_per_ip',
       'auth', 'auth.max_failures_per_ip', 'auth.max_failures_per_account', 'auth.lockout',
