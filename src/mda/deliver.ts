@@ -35,3 +35,20 @@ export async function deliverAccepted(store: Store, message: AcceptedMessage): P
   await store.messages.commitDelivery(message.file, message.size, mailboxIds, queued);
   return { mailboxes: mailboxIds.length, queued: queued.length };
 }
+
+/** Users and remote addresses of a transaction's accepted recipients (aliases already expanded). */
+export function recipientsOf(
+  recipients: readonly { resolved: { kind: 'local'; local: { userIds: number[]; remote: string[] } } | { kind: 'remote'; address: string } }[],
+): { userIds: number[]; remote: string[] } {
+  const userIds: number[] = [];
+  const remote: string[] = [];
+  for (const { resolved } of recipients) {
+    if (resolved.kind === 'local') {
+      userIds.push(...resolved.local.userIds);
+      remote.push(...resolved.local.remote);
+    } else {
+      remote.push(resolved.address);
+    }
+  }
+  return { userIds, remote };
+}

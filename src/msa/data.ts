@@ -9,7 +9,7 @@ import { accept, refuse, type Verdict } from '../smtp/verdict.ts';
 import { isOwned } from './senders.ts';
 
 export interface SubmittedHeaderResult {
-  /** The message to store: the original buffer, or a new one with the added fields. */
+  /** The content to store: the client's, or a new buffer with the added fields on top. */
   message: Buffer;
   added: string[];
 }
@@ -33,11 +33,9 @@ export function checkSubmittedHeader(
     additions.push(`Message-ID: <${randomBytes(12).toString('hex')}.${now.getTime()}@${hostname}>\r\n`);
   }
   if (additions.length === 0) return accept({ message, added: [] });
-  // After our own Received field (the first), so that trace fields stay on top (RFC 5322 §3.6.7).
-  const at = header.fields[0]?.name.toLowerCase() === 'received' ? header.fields[0].end : 0;
-  const extra = Buffer.from(additions.join(''));
+  // At the top of the client's header; our Received goes above them (RFC 5322 §3.6.7).
   return accept({
-    message: Buffer.concat([message.subarray(0, at), extra, message.subarray(at)]),
+    message: Buffer.concat([Buffer.from(additions.join('')), message]),
     added: additions.map((field) => field.slice(0, field.indexOf(':'))),
   });
 }

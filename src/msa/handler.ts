@@ -20,7 +20,7 @@ import type { Store } from '../store/store.ts';
 import type { UserRecord } from '../store/sqlite/accounts.ts';
 import type { AuthLockout } from '../policy/access/lockout.ts';
 import { loginWithPassword } from '../auth/login.ts';
-import { deliverAccepted } from '../mda/deliver.ts';
+import { deliverAccepted, recipientsOf } from '../mda/deliver.ts';
 import { checkMailFrom } from '../mta/mail.ts';
 import { checkRecipient, type RecipientRoute } from '../mta/rcpt.ts';
 import { checkMessage } from '../mta/data.ts';
@@ -116,58 +116,28 @@ export function createMsaHandler(options: MsaOptions): SmtpHandler<RecipientRout
       const checked = await checkMessage(message, options.maxReceivedHeaders);
       if (checked.action !== 'accept') return checked;
 
-      const content = await store.blobs.read(message.file);
-      const header = checkSubmittedHeader(content, sender.owned, options.hostname);
+      const header = checkSubmittedHeader(await message.content(), sender.owned, options.hostname);
       if (header.action !== 'accept') {
         logger.info({ session: session.id, queueId: message.queueId, user: sender.user.address }, 'header From refused');
         return header;
       }
-      let file = message.file;
-      let size = message.size;
-      if (header.value.added.length > 0) {
-        // Written anew with the added fields; the session discards the original file.
-        file = store.messages.newMessageFile();
-        try {
-          size = (await store.blobs.write(header.value.message, file)).size;
-        } catch (err) {
-          await store.messages.abandonMessageFile(file);
-          throw err;
-        }
-      }
-
-      const userIds: number[] = [];
-      const remote: string[] = [];
-      for (const { resolved } of tx.recipients) {
-        if (resolved.kind === 'local') {
-          userIds.push(...resolved.local.userIds);
-          remote.push(...resolved.local.remote);
-        } else {
-          remote.push(resolved.address);
-        }
-      }
-      try {
-        const result = await deliverAccepted(store, {
-          queueId: message.queueId,
-          file,
-          size,
-          mailFrom: tx.mailFrom!.address,
-          userIds,
-          remote,
-          origin: 'msa',
-          notBefore: Date.now() + options.holdMs,
-        });
-        options.rateLimiter.record(sender.user.id);
-        logger.info(
-          { session: session.id, queueId: message.queueId, user: sender.user.address, via: sender.via, size, added: header.value.added, ...result },
-          'message submitted',
-        );
-        if (result.queued > 0) options.onQueued();
-      } catch (err) {
-        if (file !== message.file) await store.messages.abandonMessageFile(file, err);
-        throw err;
-      }
-      // The original file was replaced: the session must not keep it.
-      if (file !== message.file) await store.messages.abandonMessageFile(message.file);
+      const stored = await message.store('', header.value.added.length > 0 ? header.value.message : undefined);
+      const result = await deliverAccepted(store, {
+        queueId: message.queueId,
+        file: stored.file,
+        size: stored.size,
+        mailFrom: tx.mailFrom!.address,
+        ...recipientsOf(tx.recipients),
+        origin: 'msa',
+        notBefore: Date.now() + options.holdMs,
+      });
+      message.committed(stored.file);
+      options.rateLimiter.record(sender.user.id);
+      logger.info(
+        { session: session.id, queueId: message.queueId, user: sender.user.address, via: sender.via, size: stored.size, added: header.value.added, ...result },
+        'message submitted',
+      );
+      if (result.queued > 0) options.onQueued();
       return accept(undefined);
     },
   };

@@ -15,7 +15,7 @@
 import type { Logger } from 'pino';
 import type { Store } from '../store/store.ts';
 import type { NetworkList } from '../policy/access/networks.ts';
-import { deliverAccepted } from '../mda/deliver.ts';
+import { deliverAccepted, recipientsOf } from '../mda/deliver.ts';
 import type { SmtpHandler } from '../smtp/session.ts';
 import { accept } from '../smtp/verdict.ts';
 import { checkMailFrom } from './mail.ts';
@@ -56,7 +56,6 @@ export function createMtaHandler(options: MtaOptions): SmtpHandler<RecipientRout
     },
 
     data: async (session, tx, message) => {
-      // Remote recipients: a trusted network's relay, or an alias forwarding outside.
       const verdict = await checkMessage(message, options.maxReceivedHeaders);
       const from = tx.mailFrom?.address ?? '';
       if (verdict.action !== 'accept') {
@@ -66,28 +65,19 @@ export function createMtaHandler(options: MtaOptions): SmtpHandler<RecipientRout
         );
         return verdict;
       }
-      const userIds: number[] = [];
-      const remote: string[] = [];
-      for (const { resolved } of tx.recipients) {
-        if (resolved.kind === 'local') {
-          userIds.push(...resolved.local.userIds);
-          remote.push(...resolved.local.remote);
-        } else {
-          remote.push(resolved.address);
-        }
-      }
+      const stored = await message.store('');
       const result = await deliverAccepted(store, {
         queueId: message.queueId,
-        file: message.file,
-        size: message.size,
+        file: stored.file,
+        size: stored.size,
         mailFrom: from,
-        userIds,
-        remote,
+        ...recipientsOf(tx.recipients),
         origin: 'mta',
       });
+      message.committed(stored.file);
       if (result.queued > 0) options.onQueued();
       logger.info(
-        { session: session.id, queueId: message.queueId, remote: session.remoteAddress, from, size: message.size, ...result },
+        { session: session.id, queueId: message.queueId, remote: session.remoteAddress, from, size: stored.size, ...result },
         'message accepted',
       );
       return accept(undefined);

@@ -10,7 +10,6 @@
 // STANDARDS: RFC 5321, RFC 2920 (PIPELINING), RFC 3207 (STARTTLS), RFC 1870 (SIZE),
 // RFC 6152 (8BITMIME), RFC 6531 (SMTPUTF8), RFC 2034/3463 (enhanced status codes).
 import type { Socket } from 'node:net';
-import { PassThrough } from 'node:stream';
 import { TLSSocket, type SecureContext } from 'node:tls';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -19,6 +18,7 @@ import type { MessageStore } from '../store/sqlite/messages.ts';
 import { DataReader, type DataProblem } from './data-reader.ts';
 import { isHeloArgument, parsePathArgument, type MailParams, type MailPath } from './path.ts';
 import { receivedHeader } from './received.ts';
+import { IncomingMessage, type StoredFile } from './incoming-message.ts';
 import { decodeSaslPlain } from '../auth/sasl-plain.ts';
 import { formatReply, REPLY, type Reply } from './replies.ts';
 import type { Verdict } from './verdict.ts';
@@ -68,11 +68,21 @@ export interface Transaction<R = unknown> {
 
 export interface ReceivedMessage {
   queueId: string;
-  /** The message file (Received header + content), fsynced, not yet committed. */
-  file: string;
+  /** Our Received header field for this message (RFC 5321 §4.4), CRLF-terminated. */
+  receivedHeader: string;
+  /** The client's content: size in octets, and the bytes (unstuffed, CRLF). */
   size: number;
+  content(): Promise<Buffer>;
   problem: DataProblem | undefined;
   receivedCount: number;
+  /**
+   * Writes the file to commit: `fieldsAbove` (header fields above our Received, e.g.
+   * Authentication-Results), our Received header, then `content` (default: as received).
+   * Commit it with deliverAccepted; a file not committed is removed by the session.
+   */
+  store(fieldsAbove: string, content?: Buffer): Promise<StoredFile>;
+  /** Tells the session that a stored file was committed. */
+  committed(file: string): void;
 }
 
 /** The policy of one listener role; every method returns a verdict. */
@@ -111,9 +121,8 @@ const SASL_PASSWORD_PROMPT = Buffer.from('Password:').toString('base64');
 
 interface DataPhase {
   reader: DataReader;
-  file: string;
-  stream: PassThrough;
-  written: Promise<{ size: number }>;
+  incoming: IncomingMessage;
+  receivedHeader: string;
   queueId: string;
 }
 
@@ -343,26 +352,19 @@ export class SmtpSession<R = unknown> {
     if (!tx) return this.#error(REPLY.badSequence('need MAIL command first'));
     if (tx.recipients.length === 0) return this.#error(REPLY.noValidRecipients);
     const queueId = newQueueId();
-    const file = this.#options.messages.newMessageFile();
-    const stream = new PassThrough();
-    const written = this.#options.blobs.write(stream, file);
-    // Consumed at the end of DATA; a failure there becomes 451.
-    written.catch(() => {});
     const only = tx.recipients.length === 1 ? tx.recipients[0]! : undefined;
-    stream.write(
-      receivedHeader({
-        helo: this.info.helo!.domain,
-        esmtp: this.info.helo!.esmtp,
-        remoteAddress: this.info.remoteAddress,
-        hostname: this.#options.hostname,
-        tls: this.info.tls,
-        authenticated: this.info.authenticated !== null,
-        showClientAddress: this.#options.receivedClientIp,
-        queueId,
-        recipient: only ? (only.path?.address ?? 'postmaster') : undefined,
-        date: new Date(),
-      }),
-    );
+    const received = receivedHeader({
+      helo: this.info.helo!.domain,
+      esmtp: this.info.helo!.esmtp,
+      remoteAddress: this.info.remoteAddress,
+      hostname: this.#options.hostname,
+      tls: this.info.tls,
+      authenticated: this.info.authenticated !== null,
+      showClientAddress: this.#options.receivedClientIp,
+      queueId,
+      recipient: only ? (only.path?.address ?? 'postmaster') : undefined,
+      date: new Date(),
+    });
     const limits = this.#options.limits;
     this.#data = {
       reader: new DataReader({
@@ -370,9 +372,8 @@ export class SmtpSession<R = unknown> {
         maxHeaderBytes: limits.maxHeaderBytes,
         maxHeaderFields: limits.maxHeaderFields,
       }),
-      file,
-      stream,
-      written,
+      incoming: new IncomingMessage(this.#options.messages, this.#options.blobs),
+      receivedHeader: received,
       queueId,
     };
     this.#reply(REPLY.startData);
@@ -487,10 +488,10 @@ export class SmtpSession<R = unknown> {
     const result = phase.reader.push(this.#input);
     this.#input = EMPTY;
     for (const chunk of result.content) {
-      if (!phase.stream.write(chunk) && !this.#dataBackpressure) {
+      if (!phase.incoming.append(chunk) && !this.#dataBackpressure) {
         this.#dataBackpressure = true;
         this.#socket.pause();
-        phase.stream.once('drain', () => {
+        phase.incoming.drainTarget()!.once('drain', () => {
           this.#dataBackpressure = false;
           if (!this.#closed) this.#socket.resume();
         });
@@ -507,35 +508,27 @@ export class SmtpSession<R = unknown> {
     const tx = this.#tx!;
     // RFC 5321 §4.1.4: after the end of data the transaction is over, whatever the reply.
     this.#tx = null;
-    phase.stream.end();
-    let size: number;
-    try {
-      ({ size } = await phase.written);
-    } catch (err) {
-      this.#options.logger.error({ session: this.info.id, queueId: phase.queueId, err }, 'cannot write message file');
-      await this.#options.messages.abandonMessageFile(phase.file);
-      return this.#reply(REPLY.localError);
-    }
+    const { incoming, reader, receivedHeader: received } = phase;
     let verdict: Verdict;
     try {
       verdict = await this.#options.handler.data(this.info, tx, {
         queueId: phase.queueId,
-        file: phase.file,
-        size,
-        problem: phase.reader.problem,
-        receivedCount: phase.reader.receivedCount,
+        receivedHeader: received,
+        size: incoming.size,
+        content: () => incoming.content(),
+        problem: reader.problem,
+        receivedCount: reader.receivedCount,
+        store: (fieldsAbove, content) => incoming.store(fieldsAbove + received, content),
+        committed: (file) => incoming.committed(file),
       });
     } catch (err) {
       this.#options.logger.error({ session: this.info.id, queueId: phase.queueId, err }, 'delivery failed');
-      verdict = { action: 'tempfail', reply: REPLY.localError };
-      await this.#options.messages.abandonMessageFile(phase.file, err);
-      return this.#reply(verdict.reply);
+      await incoming.discard(err);
+      return this.#reply(REPLY.localError);
     }
-    if (verdict.action !== 'accept') {
-      await this.#options.messages.abandonMessageFile(phase.file);
-      return this.#reply(verdict.reply);
-    }
-    this.#reply(verdict.reply ?? REPLY.accepted(phase.queueId));
+    // Whatever was not committed (a refusal, a scratch file) goes now.
+    await incoming.discard();
+    this.#reply(verdict.action === 'accept' ? (verdict.reply ?? REPLY.accepted(phase.queueId)) : verdict.reply);
   }
 
   // ── output ───────────────────────────────────────────────────────────────
@@ -590,8 +583,7 @@ export class SmtpSession<R = unknown> {
     if (phase) {
       // The client went away mid-DATA: nothing was acknowledged, nothing is kept.
       this.#data = null;
-      phase.stream.destroy();
-      void this.#options.messages.abandonMessageFile(phase.file);
+      void phase.incoming.discard();
     }
     this.#markClosed();
   }

@@ -40,7 +40,7 @@ test("a user owns their address, aliases reaching them (through aliases too), an
 });
 
 const owned = new Set(['alice@example.test']);
-const received = 'Received: from client.example\r\n\tby mail.example.test with ESMTPSA id 1; Mon, 23 Nov 2026 01:00:00 +0000\r\n';
+const received = '';
 
 test('header From must be owned; a missing From is refused', () => {
   const ok = checkSubmittedHeader(Buffer.from(`${received}From: Alice <alice@example.test>\r\nDate: x\r\nMessage-ID: <a@b>\r\n\r\nhi\r\n`), owned, 'mail.example.test');
@@ -56,7 +56,7 @@ test('header From must be owned; a missing From is refused', () => {
   assert.equal(folded.action, 'accept');
 });
 
-test('Date and Message-ID are added after the Received field when missing (RFC 6409 §8)', () => {
+test('Date and Message-ID are added on top of the header when missing (RFC 6409 §8)', () => {
   const result = checkSubmittedHeader(Buffer.from(`${received}From: alice@example.test\r\nSubject: s\r\n\r\nbody\r\n`), owned, 'mail.example.test', new Date(Date.UTC(2026, 10, 23, 1, 2, 3)));
   assert.ok(result.action === 'accept');
   assert.deepEqual(result.value.added, ['Date', 'Message-ID']);
