@@ -9,6 +9,7 @@ import { print } from './io.ts';
 import { registerServeCommand } from './serve.ts';
 import { registerUserCommands } from './user.ts';
 import { registerQueueCommands } from './queue.ts';
+import { registerDkimCommands } from './dkim.ts';
 import { dnsRecordsText } from './domain.ts';
 import { openStore } from '../store/store.ts';
 
@@ -60,6 +61,7 @@ function buildProgram(): Command {
   registerDomainCommands(program);
   registerUserCommands(program);
   registerQueueCommands(program);
+  registerDkimCommands(program);
 
   // SPEC: every subcommand takes --config FILE, before or after the subcommand name.
   const addConfigOption = (cmd: Command) => {

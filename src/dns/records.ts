@@ -21,20 +21,13 @@ export interface DnsRecord {
 const TTL = 3600;
 const MAX_CHARACTER_STRING = 255;
 
-export function recordsToPublish(domain: string, hostname: string, keys: PublishedKey[]): DnsRecord[] {
+export function recordsToPublish(domain: string, hostname: string, keys: readonly PublishedKey[]): DnsRecord[] {
   const records: DnsRecord[] = [
     { name: domain, type: 'MX', value: `10 ${hostname}.`, comment: `mail for ${domain} goes to ${hostname}` },
     // RFC 7208: only the hosts named by MX may send for the domain; everything else fails.
     { name: domain, type: 'TXT', value: 'v=spf1 mx -all', comment: 'SPF (RFC 7208)' },
   ];
-  for (const key of keys) {
-    records.push({
-      name: `${key.selector}._domainkey.${domain}`,
-      type: 'TXT',
-      value: dkimRecordValue(key.algorithm, key.publicKey),
-      comment: `DKIM ${key.algorithm} (RFC ${key.algorithm === 'rsa-sha256' ? '6376' : '8463'})${key.retiredAt ? ', retired: keep until mail signed with it has been delivered' : ''}`,
-    });
-  }
+  records.push(...dkimKeyRecords(domain, keys));
   records.push({
     name: `_dmarc.${domain}`,
     type: 'TXT',
@@ -42,6 +35,16 @@ export function recordsToPublish(domain: string, hostname: string, keys: Publish
     comment: 'DMARC (RFC 7489): reject what fails, aggregate reports to postmaster',
   });
   return records;
+}
+
+/** The DKIM key records (RFC 6376 §3.6.2.1: SELECTOR._domainkey.DOMAIN), active and retired. */
+export function dkimKeyRecords(domain: string, keys: readonly PublishedKey[]): DnsRecord[] {
+  return keys.map((key) => ({
+    name: `${key.selector}._domainkey.${domain}`,
+    type: 'TXT',
+    value: dkimRecordValue(key.algorithm, key.publicKey),
+    comment: `DKIM ${key.algorithm} (RFC ${key.algorithm === 'rsa-sha256' ? '6376' : '8463'})${key.retiredAt ? ', retired: keep until mail signed with it has been delivered' : ''}`,
+  }));
 }
 
 /** Splits a TXT value into quoted character-strings of at most 255 octets. */

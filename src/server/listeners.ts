@@ -18,7 +18,7 @@ export interface Endpoint {
 
 /** A protocol implementation for one role; it owns the sockets handed to it. */
 export interface ProtocolService {
-  handleConnection(socket: Socket): void;
+  handleConnection(socket: Socket): void | Promise<void>;
   /** Stop new work, finish or politely end sessions in progress, then resolve. */
   shutdown(): Promise<void>;
 }
@@ -48,7 +48,7 @@ export async function bindListeners(
   const bound: BoundListener[] = [];
   try {
     for (const { role, endpoint, service } of plan) {
-      const onConnection = (socket: Socket) => service.handleConnection(socket);
+      const onConnection = (socket: Socket) => void service.handleConnection(socket);
       const server = IMPLICIT_TLS_ROLES.has(role)
         ? createTlsServer({ ...tls }, onConnection)
         : createTcpServer(onConnection);

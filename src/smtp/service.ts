@@ -8,7 +8,7 @@ import type { ServerTlsOptions } from '../tls/context.ts';
 import type { Store } from '../store/store.ts';
 import { checkAccess, type NetworkList } from '../policy/access/networks.ts';
 import type { ConnectionLimiter } from './connection-limits.ts';
-import { REPLY } from './replies.ts';
+import { REPLY, type Reply } from './replies.ts';
 import { SmtpSession, type SmtpHandler, type SmtpLimits } from './session.ts';
 
 export interface SmtpServiceOptions<R> {
@@ -23,6 +23,8 @@ export interface SmtpServiceOptions<R> {
   handler: SmtpHandler<R>;
   /** Name the client's address in Received headers. */
   receivedClientIp: boolean;
+  /** The last connect check (DNSBL on port 25): a reply refuses the client before the greeting. */
+  connectCheck?: (remoteAddress: string) => Promise<Reply | undefined>;
   store: Store;
   logger: Logger;
 }
@@ -34,7 +36,7 @@ export function createSmtpService<R>(options: SmtpServiceOptions<R>): ProtocolSe
   let shuttingDown = false;
 
   return {
-    handleConnection(socket: Socket) {
+    async handleConnection(socket: Socket) {
       socket.on('error', () => socket.destroy());
       const session = new SmtpSession<R>(socket, {
         hostname: options.hostname,
@@ -48,7 +50,8 @@ export function createSmtpService<R>(options: SmtpServiceOptions<R>): ProtocolSe
       });
       const remote = session.info.remoteAddress;
       if (shuttingDown) return session.refuse(REPLY.shuttingDown(options.hostname));
-      // Connect stage, in order: the listener's access list, then the connection limits.
+      // Connect stage, in order: the listener's access list, the connection limits, then
+      // the network checks.
       if (checkAccess(remote, options.access.allow, options.access.deny) === 'deny') {
         logger.info({ remote }, 'connection refused by access list');
         return session.refuse(REPLY.accessDenied(options.hostname));
@@ -57,6 +60,18 @@ export function createSmtpService<R>(options: SmtpServiceOptions<R>): ProtocolSe
       if (!release) {
         logger.info({ remote }, 'connection refused: too many connections');
         return session.refuse(REPLY.tooManyConnections(options.hostname));
+      }
+      // Last, the checks that need the network (DNSBL): before the greeting.
+      const refusal = options.connectCheck ? await options.connectCheck(remote).catch(() => undefined) : undefined;
+      if (refusal || socket.destroyed || shuttingDown) {
+        release();
+        if (refusal) {
+          logger.info({ remote, reply: `${refusal.code} ${refusal.enhanced} ${refusal.text}` }, 'connection refused');
+          session.refuse(refusal);
+        } else {
+          socket.destroy();
+        }
+        return;
       }
       sessions.add(session);
       void session.closed.then(() => {

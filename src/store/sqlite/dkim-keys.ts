@@ -59,4 +59,29 @@ export class DkimKeyStore {
   selectors(domain: string): Set<string> {
     return new Set(this.list(domain).map((k) => k.selector));
   }
+
+  /** The keys that sign the domain's mail (not retired), newest first. */
+  active(domain: string): DkimKeyRecord[] {
+    return this.list(domain).filter((k) => k.retiredAt === null);
+  }
+
+  /** Marks active keys retired: they stop signing but stay published. Returns how many. */
+  retire(domain: string, selectors: readonly string[], now = Date.now()): number {
+    return transaction(this.#db, () => {
+      const update = this.#db.prepare(
+        'UPDATE dkim_keys SET retired_at = ? WHERE domain = ? AND selector = ? AND retired_at IS NULL',
+      );
+      let changed = 0;
+      for (const selector of selectors) changed += Number(update.run(now, domain, selector).changes);
+      return changed;
+    });
+  }
+
+  /** Deletes a retired key; an active key or an unknown selector is left alone (false). */
+  remove(domain: string, selector: string): boolean {
+    const result = this.#db
+      .prepare('DELETE FROM dkim_keys WHERE domain = ? AND selector = ? AND retired_at IS NOT NULL')
+      .run(domain, selector);
+    return Number(result.changes) > 0;
+  }
 }
