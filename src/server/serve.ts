@@ -25,6 +25,9 @@ import { AuthLockout } from '../policy/access/lockout.ts';
 import { PopBeforeSmtpRegistry } from '../msa/pop-before-smtp.ts';
 import { createMsaHandler } from '../msa/handler.ts';
 import { createOutboundQueue } from '../queue/scheduler.ts';
+import { DnsblChecker, dnsblReply } from '../policy/dnsbl/index.ts';
+import { createResolver } from '../dns/resolver.ts';
+import type { Reply } from '../smtp/replies.ts';
 import { SendRateLimiter } from '../msa/rate-limit.ts';
 import { networkList } from '../policy/access/networks.ts';
 import type { Store } from '../store/store.ts';
@@ -90,6 +93,25 @@ export async function startServer(config: Config): Promise<RunningServer> {
   return { logger, stopped, stop };
 }
 
+/** Port 25's DNSBL check at connect (never on 587/465: lists such as the PBL name users' home addresses). */
+function dnsblCheck(config: Config, logger: Logger): ((remote: string) => Promise<Reply | undefined>) | undefined {
+  if (config.dnsbl.zones.length === 0) return undefined;
+  const checker = new DnsblChecker({
+    zones: config.dnsbl.zones,
+    allow: networkList(config.dnsbl.allow),
+    resolver: createResolver(config.dns.servers),
+  });
+  return async (remote) => {
+    const result = await checker.check(remote);
+    if (result.listed) {
+      logger.info({ role: 'smtp', remote, dnsbl: result.zone, codes: result.codes, text: result.text }, 'connection refused: DNSBL listing');
+      return dnsblReply(result, remote);
+    }
+    if ('temperror' in result) logger.warn({ role: 'smtp', remote, dnsbl: result.temperror }, 'DNSBL lookup failed; client not blocked');
+    return undefined;
+  };
+}
+
 /** The protocol service of each listener role. */
 function createServices(
   config: Config,
@@ -133,6 +155,7 @@ function createServices(
       limiter,
       access: access('smtp'),
       receivedClientIp: true,
+      connectCheck: dnsblCheck(config, logger),
       handler: createMtaHandler({
         store,
         trustedNetworks: networkList(config.relay.trusted_networks),

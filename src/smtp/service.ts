@@ -66,7 +66,6 @@ export function createSmtpService<R>(options: SmtpServiceOptions<R>): ProtocolSe
       if (refusal || socket.destroyed || shuttingDown) {
         release();
         if (refusal) {
-          logger.info({ remote, reply: `${refusal.code} ${refusal.enhanced} ${refusal.text}` }, 'connection refused');
           session.refuse(refusal);
         } else {
           socket.destroy();
