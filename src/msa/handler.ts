@@ -31,6 +31,8 @@ import type { PopBeforeSmtpRegistry } from './pop-before-smtp.ts';
 import type { SendRateLimiter } from './rate-limit.ts';
 import { isOwned, ownedAddresses } from './senders.ts';
 import { checkSubmittedHeader } from './data.ts';
+import { signMessage, signingDomainFor } from '../policy/dkim/sign.ts';
+import { fieldsNamed, parseHeaderSection } from '../mail/header.ts';
 
 export interface MsaOptions {
   store: Store;
@@ -121,7 +123,15 @@ export function createMsaHandler(options: MsaOptions): SmtpHandler<RecipientRout
         logger.info({ session: session.id, queueId: message.queueId, user: sender.user.address }, 'header From refused');
         return header;
       }
-      const stored = await message.store('', header.value.added.length > 0 ? header.value.message : undefined);
+      // Mail from a local domain's sender leaves signed (RSA and Ed25519); the signature
+      // covers exactly the stored bytes, so local copies carry it too.
+      const content = header.value.message;
+      const signingDomain = signingDomainFor(
+        fieldsNamed(parseHeaderSection(content), 'From').map((field) => field.value).join(', '),
+        (domain) => store.accounts.isLocalDomain(domain),
+      );
+      const dkim = signingDomain ? await signMessage(content, signingDomain, store.dkim.active(signingDomain)) : '';
+      const stored = await message.store(dkim, header.value.added.length > 0 ? content : undefined);
       const result = await deliverAccepted(store, {
         queueId: message.queueId,
         file: stored.file,
@@ -134,7 +144,7 @@ export function createMsaHandler(options: MsaOptions): SmtpHandler<RecipientRout
       message.committed(stored.file);
       options.rateLimiter.record(sender.user.id);
       logger.info(
-        { session: session.id, queueId: message.queueId, user: sender.user.address, via: sender.via, size: stored.size, added: header.value.added, ...result },
+        { session: session.id, queueId: message.queueId, user: sender.user.address, via: sender.via, size: stored.size, added: header.value.added, dkim: signingDomain ?? null, ...result },
         'message submitted',
       );
       if (result.queued > 0) options.onQueued();
