@@ -7,23 +7,62 @@
 // STANDARDS: RFC 5321 (SMTP), RFC 3207 (STARTTLS), RFC 1870, RFC 6152, RFC 6531.
 //
 // Stages, in this fixed order (each sees only what exists at that point):
-//   connect  access list of the listener, connection limits   (src/smtp/service.ts)
+//   connect  access list, connection limits, DNSBL             (src/smtp/service.ts)
 //   ehlo     syntax of the EHLO/HELO domain                    (src/smtp/session.ts)
 //   mail     parameters, SIZE                                  (mail.ts)
 //   rcpt     routing tricks, local recipient, relay            (rcpt.ts)
-//   data     line endings, NUL, size, headers, hops; commit    (data.ts, src/mda)
+//   data     line endings, NUL, size, headers, hops            (data.ts)
+//            SPF, DKIM, DMARC, ARC, Sender ID → refuse, tempfail or accept (src/policy)
+//            Authentication-Results on top; commit             (src/mda)
 import type { Logger } from 'pino';
 import type { Store } from '../store/store.ts';
 import type { NetworkList } from '../policy/access/networks.ts';
 import { deliverAccepted, recipientsOf } from '../mda/deliver.ts';
 import type { SmtpHandler } from '../smtp/session.ts';
-import { accept } from '../smtp/verdict.ts';
+import { accept, refuse } from '../smtp/verdict.ts';
+import { evaluateInbound, type InboundResults, type SenderAuthPolicy } from '../policy/sender-auth.ts';
+import type { MailauthResolver } from '../policy/spf/resolver.ts';
+import { removeOwnAuthResults } from '../policy/auth-results.ts';
+import { fieldsNamed, parseHeaderSection } from '../mail/header.ts';
+
+/** Marks mail that failed DMARC under p=quarantine, for filing as spam. */
+export const QUARANTINE_FIELD = 'X-Kakitome-Quarantine';
+
+/** Removes the fields only we may write: Authentication-Results naming us (RFC 8601 §5) and our quarantine mark. */
+function removeForgedFields(content: Buffer, hostname: string): Buffer {
+  const withoutResults = removeOwnAuthResults(content, hostname);
+  const marks = fieldsNamed(parseHeaderSection(withoutResults), QUARANTINE_FIELD);
+  if (marks.length === 0) return withoutResults;
+  const pieces: Buffer[] = [];
+  let offset = 0;
+  for (const field of marks) {
+    pieces.push(withoutResults.subarray(offset, field.start));
+    offset = field.end;
+  }
+  pieces.push(withoutResults.subarray(offset));
+  return Buffer.concat(pieces);
+}
+
+/** The results in one line each, for the log. */
+function summariseAuth(results: InboundResults): Record<string, string> {
+  return {
+    spf: results.spf.result,
+    dkim: results.dkim.map((d) => `${d.result}:${d.domain}:${d.algorithm}`).join(',') || 'none',
+    dmarc: results.dmarc.result,
+    arc: results.arc.result,
+    ...(results.senderId ? { senderId: results.senderId.result } : {}),
+  };
+}
 import { checkMailFrom } from './mail.ts';
 import { checkRecipient, type RecipientRoute } from './rcpt.ts';
 import { checkMessage } from './data.ts';
 
 export interface MtaOptions {
   store: Store;
+  /** Our host name: the authserv-id of Authentication-Results. */
+  hostname: string;
+  senderAuth: SenderAuthPolicy;
+  resolver: MailauthResolver;
   trustedNetworks: NetworkList;
   maxMessageBytes: number;
   maxReceivedHeaders: number;
@@ -65,7 +104,33 @@ export function createMtaHandler(options: MtaOptions): SmtpHandler<RecipientRout
         );
         return verdict;
       }
-      const stored = await message.store('');
+      // Sender authentication (SPF, DKIM, DMARC, ARC, Sender ID) on the client's bytes;
+      // our verdict goes on top, and nobody else's claim to speak for this host survives.
+      const content = await message.content();
+      const auth = await evaluateInbound(
+        {
+          message: content,
+          ip: session.remoteAddress,
+          helo: session.helo!.domain,
+          mailFrom: from,
+          authservId: options.hostname,
+          resolver: options.resolver,
+        },
+        options.senderAuth,
+        { onError: (err) => logger.warn({ session: session.id, queueId: message.queueId, err }, 'sender authentication failed') },
+      );
+      const authLog = summariseAuth(auth.results);
+      if (auth.decision.action !== 'accept') {
+        const { code, enhanced, text } = auth.decision;
+        logger.info(
+          { session: session.id, queueId: message.queueId, remote: session.remoteAddress, from, reply: code, auth: authLog },
+          'message refused by sender authentication',
+        );
+        return refuse({ code, enhanced, text });
+      }
+      const cleaned = removeForgedFields(content, options.hostname);
+      const quarantine = auth.decision.quarantine ? `${QUARANTINE_FIELD}: ${auth.decision.reason ?? 'DMARC p=quarantine'}\r\n` : '';
+      const stored = await message.store(auth.authenticationResults + quarantine, cleaned === content ? undefined : cleaned);
       const result = await deliverAccepted(store, {
         queueId: message.queueId,
         file: stored.file,
@@ -77,7 +142,7 @@ export function createMtaHandler(options: MtaOptions): SmtpHandler<RecipientRout
       message.committed(stored.file);
       if (result.queued > 0) options.onQueued();
       logger.info(
-        { session: session.id, queueId: message.queueId, remote: session.remoteAddress, from, size: stored.size, ...result },
+        { session: session.id, queueId: message.queueId, remote: session.remoteAddress, from, size: stored.size, auth: authLog, quarantine: auth.decision.quarantine, ...result },
         'message accepted',
       );
       return accept(undefined);

@@ -35,7 +35,8 @@ export async function createSelfSignedCertificate(
   const cert = new pkijs.Certificate();
   cert.version = 2; // X.509 v3
   const serial = randomBytes(16);
-  serial[0]! &= 0x7f; // RFC 5280 §4.1.2.2: a positive integer
+  // RFC 5280 §4.1.2.2: a positive integer, and (DER) with no leading zero octet.
+  serial[0] = (serial[0]! & 0x7f) | 0x40;
   cert.serialNumber = new asn1js.Integer({ valueHex: serial });
   const name = new pkijs.AttributeTypeAndValue({
     type: OID_COMMON_NAME,

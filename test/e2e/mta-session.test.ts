@@ -38,8 +38,18 @@ function firstHeaderField(content: string): string {
   return (match?.[0] ?? '').replace(/\r\n[ \t]+/g, ' ');
 }
 
+/** The first Received field of a stored message (below our Authentication-Results), unfolded. */
+function receivedField(content: string): string {
+  const start = content.search(/^Received: /m);
+  return start < 0 ? '' : firstHeaderField(content.slice(start));
+}
+
 function assertReceivedHeader(stored: StoredMessage, original: string, { helo, ip, hostname, protocol }: { helo: string; ip: RegExp; hostname: string; protocol: 'ESMTP' | 'ESMTPS' }): void {
-  const received = firstHeaderField(stored.content);
+  // On top: our Authentication-Results (RFC 8601), then our Received (RFC 5321 §4.4).
+  const results = firstHeaderField(stored.content);
+  assert.ok(results.startsWith(`Authentication-Results: ${hostname}; `), `the stored message must start with our Authentication-Results, got:\n${results}`);
+  const afterResults = stored.content.slice(stored.content.indexOf('\r\n', stored.content.indexOf(results.slice(-20).trim())) + 2);
+  const received = firstHeaderField(afterResults);
   const pattern = new RegExp(
     `^Received: from ${helo.replace(/\./g, '\\.')} \\((?:[^\\s()]+ )?${ip.source}\\)\\s+by ${hostname.replace(/\./g, '\\.')}\\s+with ${protocol}(?: \\([^)]*\\))?\\s+id [^;]+;\\s*(.+)$`,
   );
@@ -47,8 +57,8 @@ function assertReceivedHeader(stored: StoredMessage, original: string, { helo, i
   assert.ok(match, `the stored message must start with "Received: from ${helo} ([ip]) by ${hostname} with ${protocol} id …; date", got:\n${received}`);
   const date = Date.parse(match[1]!);
   assert.ok(Number.isFinite(date) && Math.abs(date - Date.now()) < 10 * 60_000, `Received date "${match[1]}" is not a current RFC 5322 date`);
-  const headerEnd = stored.content.indexOf('\r\n', stored.content.indexOf(match[1]!)) + 2;
-  assert.equal(stored.content.slice(headerEnd), `${original}\r\n`, 'after the Received header: the message exactly as sent (CRLF)');
+  const headerEnd = afterResults.indexOf('\r\n', afterResults.indexOf(match[1]!)) + 2;
+  assert.equal(afterResults.slice(headerEnd), `${original}\r\n`, 'after the Received header: the message exactly as sent (CRLF)');
   assert.equal(stored.size, stored.bytes.length, 'size in the index = octets of the stored file');
 }
 
@@ -378,7 +388,7 @@ describe('MTA session on port 25 (default config)', () => {
     assert.equal(result.code, 0, `swaks failed:\n${result.transcript}`);
     assert.match(result.transcript, /TLS started/i, `swaks did not use TLS:\n${result.transcript}`);
     const stored = (await waitForSubject(instance, USER, subject)).find((m) => subjectOf(m) === subject)!;
-    assert.match(firstHeaderField(stored.content), /^Received: from swaks\.test .* with ESMTPS(?: \([^)]*\))? id /, 'Received header of a TLS session');
+    assert.match(receivedField(stored.content), /^Received: from swaks\.test .* with ESMTPS(?: \([^)]*\))? id /, 'Received header of a TLS session');
     assert.match(stored.content, /sent by swaks over STARTTLS/);
   });
 
@@ -395,7 +405,7 @@ describe('MTA session on port 25 (default config)', () => {
     assert.ok(result.ehlo?.features.includes('starttls') === false, `STARTTLS still advertised after TLS: ${JSON.stringify(result.ehlo)}`);
     for (const address of [USER, BOB]) {
       const stored = (await waitForSubject(instance, address, subject)).find((m) => subjectOf(m) === subject)!;
-      assert.match(firstHeaderField(stored.content), /^Received: from python\.test .* with ESMTPS(?: \([^)]*\))? id /);
+      assert.match(receivedField(stored.content), /^Received: from python\.test .* with ESMTPS(?: \([^)]*\))? id /);
       assert.ok(stored.content.endsWith('sent by smtplib\r\n.leading dot\r\n'), `body: ${JSON.stringify(stored.content.slice(-80))}`);
     }
   });

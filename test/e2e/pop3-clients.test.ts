@@ -24,7 +24,7 @@ function assertMessages(result: Pop3FetchResult, sent: readonly TestMessage[], w
   assert.equal(result.messages?.length, sent.length, `${why}: messages retrieved`);
   for (const [i, m] of sent.entries()) {
     const text: string = result.messages![i]!.text;
-    assert.match(text, /^Received: /, `${why}: message ${i + 1} starts with kakitome's Received: header`);
+    assert.match(text, /^Authentication-Results: [^\r\n]*(?:\r\n[ \t][^\r\n]*)*\r\nReceived: /, `${why}: message ${i + 1} starts with kakitome's Authentication-Results: and Received: headers`);
     assert.ok(text.endsWith(`${m.text}\r\n`), `${why}: message ${i + 1} is not what was sent\n--- sent ---\n${m.text}\n--- retrieved ---\n${text}`);
     assert.equal(octets(text), result.list![i]![1], `${why}: LIST size of message ${i + 1} = octets retrieved`);
   }
@@ -149,7 +149,7 @@ describe('POP3 with real clients (poplib, curl, fetchmail)', () => {
     for (const [i, m] of daveMail.entries()) {
       const retr = await curlPop3(instance, String(i + 1), DAVE, PASSWORD);
       assert.equal(retr.code, 0, `curl RETR ${i + 1} failed: ${retr.stderr}`);
-      assert.match(retr.stdout, /^Received: /, `curl RETR ${i + 1} starts with kakitome's Received: header`);
+      assert.match(retr.stdout, /^Authentication-Results: [^\r\n]*(?:\r\n[ \t][^\r\n]*)*\r\nReceived: /, `curl RETR ${i + 1} starts with kakitome's Authentication-Results: and Received: headers`);
       assert.ok(retr.stdout.endsWith(`${m.text}\r\n`), `curl RETR ${i + 1} is not what was sent:\n${retr.stdout}`);
       assert.equal(octets(retr.stdout), Number(rows[i]!.split(' ')[1]), `LIST size of message ${i + 1} = octets curl received`);
     }

@@ -16,9 +16,9 @@ const LOCKER = 'locker@example.test'; // the maildrop lock
 const OTHER = 'other@example.test';
 const users = [READER, DELETER, DROPPER, LOCKER, OTHER].map((address) => ({ address, password: PASSWORD }));
 
-/** The message as RETR must return it: kakitome's Received: header, then the message as sent, then CRLF. */
+/** The message as RETR must return it: kakitome's Authentication-Results: and Received: headers, then the message as sent, then CRLF. */
 function assertRetrieved(retrieved: string, sent: TestMessage, why: string): void {
-  assert.match(retrieved, /^Received: /, `${why}: the retrieved message starts with kakitome's Received: header`);
+  assert.match(retrieved, /^Authentication-Results: [^\r\n]*(?:\r\n[ \t][^\r\n]*)*\r\nReceived: /, `${why}: the retrieved message starts with kakitome's Authentication-Results: and Received: headers`);
   assert.ok(retrieved.endsWith(`${sent.text}\r\n`), `${why}: the retrieved message does not end with the message as sent.\n--- sent ---\n${sent.text.slice(0, 2000)}\n--- retrieved ---\n${retrieved.slice(0, 2500)}`);
   assert.doesNotMatch(retrieved.replace(/\r\n/g, ''), /[\r\n]/, `${why}: bare CR or LF in the retrieved message`);
 }

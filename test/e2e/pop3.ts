@@ -357,7 +357,7 @@ export async function pop3IsUp(instance: Instance): Promise<boolean> {
 
 export interface TestMessage {
   subject: string;
-  /** The message as sent (CRLF, no trailing CRLF): what the mailbox holds after kakitome's Received header, plus CRLF. */
+  /** The message as sent (CRLF, no trailing CRLF): what the mailbox holds after kakitome's Authentication-Results and Received headers, plus CRLF. */
   text: string;
 }
 

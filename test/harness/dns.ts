@@ -18,6 +18,7 @@ import type { TestContext } from 'node:test';
 import { afterTest, keepTestDirs } from './cleanup.ts';
 import { assertLoopback } from './loopback.ts';
 import { freeTcpUdpPort } from './ports.ts';
+import { rmSync } from 'node:fs';
 import { makeTempDir, removeDir, settlesWithin, spawnTracked } from './processes.ts';
 
 export interface MxTarget {
@@ -43,6 +44,11 @@ export interface DnsOptions {
   /** Stop the server (and remove its directory) when this test ends. */
   t?: TestContext;
   startTimeoutMs?: number;
+  /**
+   * A fixture shared by a whole test process: it does not keep the process alive, and
+   * it is killed (and its directory removed) when the process exits.
+   */
+  background?: boolean;
 }
 
 export interface DnsQuery {
@@ -216,6 +222,12 @@ export async function startDns(records: DnsRecords = {}, options: DnsOptions = {
   }
   const { child, port, logLines, exited } = running;
   const server = formatServer(host, port);
+  if (options.background) {
+    child.unref();
+    (child.stdout as unknown as { unref?: () => void } | null)?.unref?.();
+    (child.stderr as unknown as { unref?: () => void } | null)?.unref?.();
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  }
 
   let stopped: Promise<void> | undefined;
   const stop = () => {

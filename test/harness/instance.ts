@@ -7,10 +7,19 @@ import { parse as parseToml } from 'smol-toml';
 import { fileURLToPath } from 'node:url';
 import type { TestContext } from 'node:test';
 import { afterTest, keepTestDirs } from './cleanup.ts';
+import { startDns, type DnsFixture } from './dns.ts';
 import { assertLoopback } from './loopback.ts';
 import { pickPortOffset, portsForOffset, type ListenerPorts } from './ports.ts';
 import { makeTempDir, removeDir, run, type RunResult } from './processes.ts';
 import { PortTakenError, ServeLog, ServeProcess, type LogEntry } from './serve-process.ts';
+
+let sharedEmptyDns: Promise<DnsFixture> | undefined;
+
+/** One dnsmasq per test process that answers NXDOMAIN to everything (stopped at exit). */
+function emptyDns(): Promise<DnsFixture> {
+  sharedEmptyDns ??= startDns({}, { background: true });
+  return sharedEmptyDns;
+}
 
 export const KAKITOME_BIN = fileURLToPath(new URL('../../bin/kakitome.js', import.meta.url));
 
@@ -56,7 +65,7 @@ export interface InstanceOptions {
   listen?: string;
   /** Default: a random offset with all five listener ports free. */
   portOffset?: number;
-  /** Resolver for kakitome: a DNS fixture's server, "host:port". */
+  /** Resolver for kakitome: a DNS fixture's server, "host:port"; default: an empty fixture (never the system resolver). */
   dns?: string;
   /** Rewrites the generated kakitome.toml before the first `serve`. */
   editConfig?: (toml: string) => string;
@@ -149,7 +158,9 @@ async function createAndServe(options: InstanceOptions): Promise<Instance> {
   let certPath: string;
   try {
     const initArgs = ['init', '--dir', dir, '--domain', domain, '--hostname', hostname, '--port-offset', String(portOffset), '--listen', host];
-    if (options.dns) initArgs.push('--dns', options.dns);
+    // Never the system resolver: an instance's lookups (SPF, DKIM, DMARC, MX, DNSBL)
+    // must stay on loopback, so without a fixture of its own it gets an empty one.
+    initArgs.push('--dns', options.dns ?? (await emptyDns()).server);
     await mustSucceed('init', runKakitome(initArgs, { cwd: dir }));
     for (const extra of options.domains ?? []) await mustSucceed(`domain add ${extra}`, cli(['domain', 'add', extra]));
     for (const user of options.users ?? []) {
