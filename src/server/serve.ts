@@ -28,6 +28,7 @@ import { createOutboundQueue } from '../queue/scheduler.ts';
 import { DnsblChecker, dnsblReply } from '../policy/dnsbl/index.ts';
 import { createResolver } from '../dns/resolver.ts';
 import { mailauthResolver } from '../policy/spf/resolver.ts';
+import { cachingLookups } from '../dns/cache.ts';
 import type { Reply } from '../smtp/replies.ts';
 import { SendRateLimiter } from '../msa/rate-limit.ts';
 import { networkList } from '../policy/access/networks.ts';
@@ -161,7 +162,7 @@ function createServices(
         store,
         hostname: config.hostname,
         senderAuth: config.sender_auth,
-        resolver: mailauthResolver(createResolver(config.dns.servers)),
+        resolver: mailauthResolver(cachingLookups(createResolver(config.dns.servers))),
         trustedNetworks: networkList(config.relay.trusted_networks),
         maxMessageBytes: config.smtp.max_message_size,
         maxReceivedHeaders: config.smtp.max_received_headers,
