@@ -117,6 +117,23 @@ export class BlobStore {
     return readFile(this.path(name));
   }
 
+  /**
+   * Reads a file whose size is known (the index has it): open, one read, close — fewer
+   * threadpool round trips than readFile's fstat and read-to-EOF. A size that does not
+   * match the file is an error, never a short or padded message.
+   */
+  async readKnownSize(name: string, size: number): Promise<Buffer> {
+    const handle = await open(this.path(name), 'r');
+    try {
+      const buffer = Buffer.allocUnsafe(size);
+      const { bytesRead } = size === 0 ? { bytesRead: 0 } : await handle.read(buffer, 0, size, 0);
+      if (bytesRead !== size) throw new Error(`message file ${name} has ${bytesRead} octets, the index says ${size}`);
+      return buffer;
+    } finally {
+      await handle.close();
+    }
+  }
+
   /** Removes a blob; false if it did not exist. */
   async remove(name: string): Promise<boolean> {
     try {

@@ -4,21 +4,28 @@
 const DOT = 0x2e;
 const LF = 0x0a;
 const CRLF = Buffer.from('\r\n');
+const ONE_DOT = Buffer.from('.');
 
 /** The message as it goes on the wire, without the terminating ".\r\n". */
 export function dotStuff(message: Buffer): Buffer {
+  const pieces = dotStuffedPieces(message);
+  return pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces);
+}
+
+/** The same as slices of the message plus the added dots, for a gathering write (no copy). */
+export function dotStuffedPieces(message: Buffer): Buffer[] {
   const pieces: Buffer[] = [];
   let start = 0;
-  if (message[0] === DOT) pieces.push(Buffer.from('.'));
+  if (message[0] === DOT) pieces.push(ONE_DOT);
   for (let lf = message.indexOf('\n.'); lf >= 0; lf = message.indexOf('\n.', lf + 1)) {
-    pieces.push(message.subarray(start, lf + 1), Buffer.from('.'));
+    pieces.push(message.subarray(start, lf + 1), ONE_DOT);
     start = lf + 1;
   }
-  if (pieces.length === 0 && endsWithCrlf(message)) return message;
+  if (pieces.length === 0 && endsWithCrlf(message)) return [message];
   pieces.push(message.subarray(start));
   // A multi-line response's last line must end in CRLF before the terminator.
   if (message.length > 0 && !endsWithCrlf(message)) pieces.push(CRLF);
-  return Buffer.concat(pieces);
+  return pieces;
 }
 
 function endsWithCrlf(message: Buffer): boolean {

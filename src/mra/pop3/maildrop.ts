@@ -83,7 +83,7 @@ export class Maildrop {
     if (!read) {
       const entry = this.message(n);
       if (!entry) return Promise.reject(new RangeError(`no message ${n}`));
-      read = this.#store.readContent(entry.message.id);
+      read = this.#store.readListedContent(entry.message);
       read.catch(() => {}); // a read ahead that is never asked for must not go unhandled
       this.#reads.set(n, read);
     }

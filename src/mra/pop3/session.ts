@@ -19,7 +19,7 @@ import { apopTimestamp } from '../../auth/apop.ts';
 import { decodeSaslPlain } from '../../auth/sasl-plain.ts';
 import { loginWithApop, loginWithPassword, type LoginResult } from '../../auth/login.ts';
 import type { PopBeforeSmtpRegistry } from '../../msa/pop-before-smtp.ts';
-import { dotStuff, topOfMessage } from './dot-stuffing.ts';
+import { dotStuffedPieces, topOfMessage } from './dot-stuffing.ts';
 import { Maildrop, type MaildropLocks } from './maildrop.ts';
 import { CAPA_HEADER, END_OF_MULTILINE, POP3, REPLY } from './replies.ts';
 
@@ -413,7 +413,7 @@ export class Pop3Session {
     const live = this.#live(argument);
     if (!live) return;
     const content = await this.#maildrop().content(live.n, this.#upcomingRetrievals());
-    await this.#sendMultiline(POP3.ok(`${live.size} octets`), dotStuff(content));
+    await this.#sendMultiline(POP3.ok(`${live.size} octets`), dotStuffedPieces(content));
   }
 
   async #cmdTop(argument: string): Promise<void> {
@@ -422,7 +422,7 @@ export class Pop3Session {
     const live = this.#live(match[1]!);
     if (!live) return;
     const content = await this.#maildrop().content(live.n);
-    await this.#sendMultiline(POP3.ok(), dotStuff(topOfMessage(content, Number(match[2]))));
+    await this.#sendMultiline(POP3.ok(), dotStuffedPieces(topOfMessage(content, Number(match[2]))));
   }
 
   #cmdDele(argument: string): void {
@@ -449,12 +449,12 @@ export class Pop3Session {
   // ── output ───────────────────────────────────────────────────────────────
 
   /** Status line, stuffed content and terminator in one write; waits when the socket is full. */
-  async #sendMultiline(status: string, body: Buffer): Promise<void> {
+  async #sendMultiline(status: string, body: readonly Buffer[]): Promise<void> {
     if (this.#closed) return;
     const socket = this.#socket;
     socket.cork();
     socket.write(status);
-    socket.write(body);
+    for (const piece of body) socket.write(piece);
     const more = socket.write(END_OF_MULTILINE);
     socket.uncork();
     if (!more && !this.#closed) await Promise.race([once(socket, 'drain'), once(socket, 'close')]).catch(() => {});

@@ -199,6 +199,11 @@ export class MessageStore {
     return this.#blobs.read(this.#blobOf(id));
   }
 
+  /** The content of a message listed with its size (POP3 RETR): one read of exactly that many octets. */
+  async readListedContent(message: Pick<StoredMessage, 'id' | 'size'>): Promise<Buffer> {
+    return this.#blobs.readKnownSize(this.#blobOf(message.id), message.size);
+  }
+
   /**
    * Deletes messages of one mailbox in one durable transaction (ids of other mailboxes
    * are ignored), then removes the files no row references any more.
