@@ -11,6 +11,7 @@
 // RFC 6152 (8BITMIME), RFC 6531 (SMTPUTF8), RFC 2034/3463 (enhanced status codes).
 import type { Socket } from 'node:net';
 import { TLSSocket, type SecureContext } from 'node:tls';
+import { upgradeToTls } from '../tls/upgrade.ts';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { BlobStore } from '../store/blobs.ts';
@@ -455,17 +456,10 @@ export class SmtpSession<R = unknown> {
     // text and must never be executed inside the TLS session.
     this.#input = EMPTY;
     this.#socket.off('data', this.#onSocketData);
-    this.#socket.setTimeout(0);
-    const tlsSocket = new TLSSocket(this.#raw, { isServer: true, secureContext });
-    const secured = await new Promise<boolean>((resolve) => {
-      tlsSocket.once('secure', () => resolve(true));
-      tlsSocket.once('error', () => resolve(false));
-      tlsSocket.once('close', () => resolve(false));
-    });
-    if (!secured || this.#closed) {
+    const tlsSocket = await upgradeToTls(this.#raw, secureContext);
+    if (!tlsSocket || this.#closed) {
       this.#options.logger.info({ session: this.info.id }, 'TLS handshake failed');
-      tlsSocket.destroy();
-      this.#raw.destroy();
+      tlsSocket?.destroy();
       return;
     }
     this.#socket = tlsSocket;

@@ -10,6 +10,7 @@
 // ([SYS/*], [AUTH]), RFC 5034 (AUTH), RFC 4616 (PLAIN).
 import type { Socket } from 'node:net';
 import { TLSSocket, type SecureContext } from 'node:tls';
+import { upgradeToTls } from '../../tls/upgrade.ts';
 import { once } from 'node:events';
 import type { Logger } from 'pino';
 import type { Store } from '../../store/store.ts';
@@ -319,16 +320,9 @@ export class Pop3Session {
     // behind STLS never runs inside TLS.
     this.#input = EMPTY;
     this.#socket.off('data', this.#onSocketData);
-    this.#socket.setTimeout(0);
-    const tlsSocket = new TLSSocket(this.#raw, { isServer: true, secureContext });
-    const secured = await new Promise<boolean>((resolve) => {
-      tlsSocket.once('secure', () => resolve(true));
-      tlsSocket.once('error', () => resolve(false));
-      tlsSocket.once('close', () => resolve(false));
-    });
-    if (!secured || this.#closed) {
-      tlsSocket.destroy();
-      this.#raw.destroy();
+    const tlsSocket = await upgradeToTls(this.#raw, secureContext);
+    if (!tlsSocket || this.#closed) {
+      tlsSocket?.destroy();
       return;
     }
     this.#socket = tlsSocket;
