@@ -19,18 +19,17 @@ import type { MessageStore } from '../store/sqlite/messages.ts';
 import { DataReader, type DataProblem } from './data-reader.ts';
 import { isHeloArgument, parsePathArgument, type MailParams, type MailPath } from './path.ts';
 import { receivedHeader } from './received.ts';
+import { CommandInput, HTTP_REQUEST, LINE_TOO_LONG } from '../server/command-input.ts';
 import { IncomingMessage, type StoredFile } from './incoming-message.ts';
 import { decodeSaslPlain } from '../auth/sasl-plain.ts';
 import { formatReply, REPLY, type Reply } from './replies.ts';
 import type { Verdict } from './verdict.ts';
 
-/** RFC 5321 §4.5.3.1.4 allows 512 octets per command line; ESMTP parameters need more. */
+/** RFC 5321 §4.5.3.1.4 allows 512 octets per command line (with the CRLF); ESMTP parameters need more. */
 export const MAX_COMMAND_LINE = 2048;
 /** Input buffered beyond this while a command is in progress pauses reading. */
 const MAX_BUFFERED_INPUT = 256 * 1024;
 const MAX_ERRORS = 10;
-const EMPTY = Buffer.alloc(0);
-const HTTP_REQUEST = /^(?:GET|POST|HEAD|PUT|DELETE|OPTIONS|CONNECT|TRACE|PATCH) \S+ HTTP\/\d/i;
 
 export interface SmtpLimits {
   maxMessageBytes: number;
@@ -138,11 +137,10 @@ export class SmtpSession<R = unknown> {
   readonly #options: SessionOptions<R>;
   readonly #raw: Socket;
   #socket: Socket;
-  #input: Buffer = EMPTY;
+  readonly #in = new CommandInput();
   #processing = false;
   #closed = false;
   #corked = false;
-  #discardingLongLine = false;
   #errors = 0;
   #tx: Transaction<R> | null = null;
   #data: DataPhase | null = null;
@@ -225,8 +223,8 @@ export class SmtpSession<R = unknown> {
 
   #onData(chunk: Buffer): void {
     if (this.#closed) return;
-    this.#input = this.#input.length === 0 ? chunk : Buffer.concat([this.#input, chunk]);
-    if (this.#input.length > MAX_BUFFERED_INPUT) this.#socket.pause();
+    this.#in.append(chunk);
+    if (this.#in.length > MAX_BUFFERED_INPUT) this.#socket.pause();
     void this.#pump();
   }
 
@@ -252,38 +250,17 @@ export class SmtpSession<R = unknown> {
       this.#processing = false;
       this.#uncork();
       if (this.#shutdownRequested && !this.#data) this.#closeWith(REPLY.shuttingDown(this.#options.hostname));
-      if (!this.#closed && !this.#dataBackpressure && this.#input.length <= MAX_BUFFERED_INPUT) this.#socket.resume();
+      if (!this.#closed && !this.#dataBackpressure && this.#in.length <= MAX_BUFFERED_INPUT) this.#socket.resume();
     }
   }
 
-  /** The next command line without its line end, or undefined when none is complete. */
+  /** The next command line, or undefined when none is complete; over-long lines are answered here. */
   #takeLine(): string | undefined {
     for (;;) {
-      const end = this.#input.indexOf(0x0a);
-      if (end < 0) {
-        if (this.#input.length > MAX_COMMAND_LINE) {
-          // Too long: answer once, then drop everything up to the next line end.
-          this.#input = EMPTY;
-          if (!this.#discardingLongLine) {
-            this.#discardingLongLine = true;
-            this.#error(REPLY.lineTooLong);
-          }
-        }
-        return undefined;
-      }
-      const raw = this.#input.subarray(0, end);
-      this.#input = this.#input.subarray(end + 1);
-      if (this.#discardingLongLine) {
-        this.#discardingLongLine = false;
-        continue;
-      }
-      if (raw.length > MAX_COMMAND_LINE) {
-        this.#error(REPLY.lineTooLong);
-        continue;
-      }
-      // Command lines end in CRLF; a bare LF is tolerated here (not in DATA).
-      const text = raw.at(-1) === 0x0d ? raw.subarray(0, -1) : raw;
-      return text.toString('utf8');
+      // MAX_COMMAND_LINE counts the CRLF; CommandInput counts the line without it.
+      const line = this.#in.takeLine(MAX_COMMAND_LINE - 2);
+      if (line !== LINE_TOO_LONG) return line;
+      this.#error(REPLY.lineTooLong);
     }
   }
 
@@ -454,7 +431,7 @@ export class SmtpSession<R = unknown> {
     this.#uncork();
     // CVE-2011-0411: anything the client pipelined behind STARTTLS arrived in clear
     // text and must never be executed inside the TLS session.
-    this.#input = EMPTY;
+    this.#in.clear();
     this.#socket.off('data', this.#onSocketData);
     const tlsSocket = await upgradeToTls(this.#raw, secureContext);
     if (!tlsSocket || this.#closed) {
@@ -468,7 +445,7 @@ export class SmtpSession<R = unknown> {
     this.info.helo = null;
     this.info.authenticated = null;
     this.#tx = null;
-    this.#input = EMPTY;
+    this.#in.clear();
     this.#listen(tlsSocket);
     this.#cork();
   }
@@ -478,9 +455,8 @@ export class SmtpSession<R = unknown> {
   /** Feeds buffered input to the DATA reader; true when the message is complete. */
   async #feedData(): Promise<boolean> {
     const phase = this.#data!;
-    if (this.#input.length === 0) return false;
-    const result = phase.reader.push(this.#input);
-    this.#input = EMPTY;
+    if (this.#in.length === 0) return false;
+    const result = phase.reader.push(this.#in.takeAll());
     for (const chunk of result.content) {
       if (!phase.incoming.append(chunk) && !this.#dataBackpressure) {
         this.#dataBackpressure = true;
@@ -492,7 +468,7 @@ export class SmtpSession<R = unknown> {
       }
     }
     if (!result.done) return false;
-    this.#input = result.rest ?? EMPTY;
+    if (result.rest) this.#in.restore(result.rest);
     this.#data = null;
     await this.#finishMessage(phase);
     return true;
@@ -559,7 +535,7 @@ export class SmtpSession<R = unknown> {
     this.#write(formatReply(reply));
     this.#uncork();
     this.#closed = true;
-    this.#input = EMPTY;
+    this.#in.clear();
     this.#socket.end();
     // A client that never reads would keep the socket half-open.
     setTimeout(() => this.#raw.destroy(), 5_000).unref();

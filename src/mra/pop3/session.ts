@@ -21,6 +21,7 @@ import { decodeSaslPlain } from '../../auth/sasl-plain.ts';
 import { loginWithApop, loginWithPassword, type LoginResult } from '../../auth/login.ts';
 import type { PopBeforeSmtpRegistry } from '../../msa/pop-before-smtp.ts';
 import { dotStuffedPieces, topOfMessage } from './dot-stuffing.ts';
+import { CommandInput, HTTP_REQUEST, LINE_TOO_LONG } from '../../server/command-input.ts';
 import { Maildrop, type MaildropLocks } from './maildrop.ts';
 import { CAPA_HEADER, END_OF_MULTILINE, POP3, REPLY } from './replies.ts';
 
@@ -32,8 +33,6 @@ const MAX_ERRORS = 10;
 /** Commands allowed before a successful login: enough for CAPA, STLS and a few tries. */
 const MAX_COMMANDS_BEFORE_LOGIN = 30;
 const MAX_BUFFERED_INPUT = 64 * 1024;
-const EMPTY = Buffer.alloc(0);
-const HTTP_REQUEST = /^(?:GET|POST|HEAD|PUT|DELETE|OPTIONS|CONNECT|TRACE|PATCH) \S+ HTTP\/\d/i;
 
 export interface Pop3SessionOptions {
   hostname: string;
@@ -64,10 +63,9 @@ export class Pop3Session {
   #socket: Socket;
   #tls: boolean;
   #state: State = 'authorization';
-  #input: Buffer = EMPTY;
+  readonly #in = new CommandInput();
   #processing = false;
   #closed = false;
-  #discardingLongLine = false;
   #errors = 0;
   #commandsBeforeLogin = 0;
   #userName: string | undefined;
@@ -144,8 +142,8 @@ export class Pop3Session {
 
   #onData(chunk: Buffer): void {
     if (this.#closed) return;
-    this.#input = this.#input.length === 0 ? chunk : Buffer.concat([this.#input, chunk]);
-    if (this.#input.length > MAX_BUFFERED_INPUT) this.#socket.pause();
+    this.#in.append(chunk);
+    if (this.#in.length > MAX_BUFFERED_INPUT) this.#socket.pause();
     void this.#pump();
   }
 
@@ -162,36 +160,17 @@ export class Pop3Session {
     } finally {
       this.#processing = false;
       if (this.#shutdownRequested) this.#closeWith(REPLY.shuttingDown);
-      if (!this.#closed && this.#input.length <= MAX_BUFFERED_INPUT) this.#socket.resume();
+      if (!this.#closed && this.#in.length <= MAX_BUFFERED_INPUT) this.#socket.resume();
     }
   }
 
   #takeLine(): string | undefined {
-    const limit = this.#saslPending ? MAX_SASL_LINE : MAX_COMMAND_LINE;
+    // The bounds count the CRLF; CommandInput counts the line without its line end.
+    const limit = (this.#saslPending ? MAX_SASL_LINE : MAX_COMMAND_LINE) - 2;
     for (;;) {
-      const end = this.#input.indexOf(0x0a);
-      if (end < 0) {
-        if (this.#input.length > limit) {
-          this.#input = EMPTY;
-          if (!this.#discardingLongLine) {
-            this.#discardingLongLine = true;
-            this.#error(REPLY.lineTooLong);
-          }
-        }
-        return undefined;
-      }
-      const raw = this.#input.subarray(0, end + 1);
-      this.#input = this.#input.subarray(end + 1);
-      if (this.#discardingLongLine) {
-        this.#discardingLongLine = false;
-        continue;
-      }
-      if (raw.length > limit) {
-        this.#error(REPLY.lineTooLong);
-        continue;
-      }
-      const text = raw.subarray(0, raw.at(-2) === 0x0d ? -2 : -1);
-      return text.toString('utf8');
+      const line = this.#in.takeLine(limit);
+      if (line !== LINE_TOO_LONG) return line;
+      this.#error(REPLY.lineTooLong);
     }
   }
 
@@ -318,7 +297,7 @@ export class Pop3Session {
     this.#write(REPLY.startTls);
     // RFC 2595 §4 and the "NO STARTTLS" injection class: what was pipelined in clear
     // behind STLS never runs inside TLS.
-    this.#input = EMPTY;
+    this.#in.clear();
     this.#socket.off('data', this.#onSocketData);
     const tlsSocket = await upgradeToTls(this.#raw, secureContext);
     if (!tlsSocket || this.#closed) {
@@ -329,7 +308,7 @@ export class Pop3Session {
     this.#tls = true;
     // Forget everything from before TLS (a USER name given in clear, for one).
     this.#userName = undefined;
-    this.#input = EMPTY;
+    this.#in.clear();
     this.#listen(tlsSocket);
   }
 
@@ -435,8 +414,8 @@ export class Pop3Session {
 
   /** Message numbers of RETR commands already waiting in the input (pipelining), to read ahead. */
   #upcomingRetrievals(): number[] {
-    if (this.#input.length === 0) return [];
-    const text = this.#input.subarray(0, 4096).toString('latin1');
+    if (this.#in.length === 0) return [];
+    const text = this.#in.peek(4096).toString('latin1');
     return [...text.matchAll(/^RETR (\d{1,9})\r?$/gim)].map((m) => Number(m[1]));
   }
 
@@ -468,7 +447,7 @@ export class Pop3Session {
     if (this.#closed) return;
     this.#write(reply);
     this.#closed = true;
-    this.#input = EMPTY;
+    this.#in.clear();
     this.#releaseMaildrop();
     this.#socket.end();
     setTimeout(() => this.#raw.destroy(), 5_000).unref();
