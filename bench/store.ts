@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import { BlobStore } from '../src/store/blobs.ts';
 import { type Db, openDatabase, transaction } from '../src/store/sqlite/db.ts';
-import { MessageStore } from '../src/store/sqlite/messages.ts';
+import { SqliteMessageStore } from '../src/store/sqlite/messages.ts';
 
 const { values } = parseArgs({
   options: {
@@ -38,15 +38,15 @@ interface Setup {
   stats: () => { batches: number; prepareMs: number; transactionMs: number };
 }
 
-function openFresh(dataDir: string): { db: Db; blobs: BlobStore; messages: MessageStore; mailboxId: number } {
+function openFresh(dataDir: string): { db: Db; blobs: BlobStore; messages: SqliteMessageStore; userId: number; mailboxId: number } {
   const db = openDatabase(join(dataDir, 'store.sqlite'));
   const blobs = BlobStore.open(dataDir);
-  const messages = new MessageStore(db, blobs);
+  const messages = new SqliteMessageStore(db, blobs);
   db.prepare("INSERT INTO domains (name, created_at) VALUES ('bench.test', 0)").run();
   const userId = db
     .prepare("INSERT INTO users (address, domain, password_hash, created_at) VALUES ('b@bench.test', 'bench.test', 'x', 0)")
     .run().lastInsertRowid;
-  return { db, blobs, messages, mailboxId: messages.ensureInbox(Number(userId)) };
+  return { db, blobs, messages, userId: Number(userId), mailboxId: messages.createMailbox(Number(userId)) };
 }
 
 function naive(dataDir: string): Setup {
@@ -73,11 +73,16 @@ function naive(dataDir: string): Setup {
 }
 
 function grouped(dataDir: string): Setup {
-  const { db, messages, mailboxId } = openFresh(dataDir);
+  const { db, messages, userId, mailboxId } = openFresh(dataDir);
   return {
     db,
     mailboxId,
-    deliver: (content, mailbox) => messages.deliver(content, [mailbox]),
+    // As the MDA delivers: write the reserved file, then the group-committed rows.
+    deliver: async (content) => {
+      const file = messages.newMessageFile();
+      const { size } = await messages.writeMessageFile(file, content);
+      await messages.commitDelivery([{ file, size, copies: [{ userId, folder: 'INBOX', flags: [], keywords: [] }], queued: [] }]);
+    },
     stats: () => messages.commitStats,
   };
 }

@@ -2,7 +2,7 @@
 // lockout first, then a constant-work verification that looks the same for unknown
 // users and wrong passwords, then the failure or success is counted.
 import { AddressError, parseMailAddress } from '../mail/address.ts';
-import type { AccountStore, UserRecord } from '../store/sqlite/accounts.ts';
+import type { AccountStore, UserRecord } from '../store/accounts.ts';
 import type { AuthLockout } from '../policy/access/lockout.ts';
 import { verifyAgainstDummy, verifyPassword } from './password.ts';
 import { verifyApop } from './apop.ts';
@@ -20,7 +20,7 @@ export function accountKey(username: string): string {
 }
 
 export async function loginWithPassword(
-  accounts: AccountStore,
+  accounts: Pick<AccountStore, 'getUser'>,
   lockout: AuthLockout,
   ip: string,
   username: string,
@@ -28,23 +28,23 @@ export async function loginWithPassword(
 ): Promise<LoginResult> {
   const key = accountKey(username);
   if (lockout.isLocked(ip, key)) return { ok: false, reason: 'locked' };
-  const user = accounts.getUser(key);
+  const user = await accounts.getUser(key);
   const ok = user ? await verifyPassword(password, user.passwordHash) : await verifyAgainstDummy(password);
   return settle(lockout, ip, key, ok ? user : undefined);
 }
 
 /** APOP: the user's separate secret; a user without one cannot log in this way. */
-export function loginWithApop(
-  accounts: AccountStore,
+export async function loginWithApop(
+  accounts: Pick<AccountStore, 'getUser'>,
   lockout: AuthLockout,
   ip: string,
   username: string,
   timestamp: string,
   digest: string,
-): LoginResult {
+): Promise<LoginResult> {
   const key = accountKey(username);
   if (lockout.isLocked(ip, key)) return { ok: false, reason: 'locked' };
-  const user = accounts.getUser(key);
+  const user = await accounts.getUser(key);
   const ok = user?.apopSecret ? verifyApop(timestamp, user.apopSecret, digest) : false;
   return settle(lockout, ip, key, ok ? user : undefined);
 }

@@ -9,10 +9,9 @@
 import type { Command } from 'commander';
 import { normaliseDomain } from '../mail/address.ts';
 import { generateDkimKey, selectorFor, type DkimAlgorithm, type DkimKeyPair } from '../policy/dkim/keys.ts';
-import { dkimKeyRecords, toZoneFile } from '../dns/records.ts';
+import { dkimKeyRecords, toZoneFile } from '../policy/records.ts';
 import type { Store } from '../store/store.ts';
-import type { DkimKeyRecord } from '../store/sqlite/dkim-keys.ts';
-import { transaction } from '../store/sqlite/db.ts';
+import type { DkimKeyRecord } from '../store/keys.ts';
 import { formatDuration } from '../config/duration.ts';
 import { withStore } from './context.ts';
 import { CliError } from './errors.ts';
@@ -27,37 +26,33 @@ export interface Rotation {
 }
 
 /** New RSA and Ed25519 signing keys for a local domain; the active ones are retired, in one transaction. */
-export function rotateDkimKeys(store: Store, domain: string, now = new Date()): Rotation {
-  requireLocalDomain(store, domain);
-  const taken = store.dkim.selectors(domain);
+export async function rotateDkimKeys(store: Store, domain: string, now = new Date()): Promise<Rotation> {
+  await requireLocalDomain(store, domain);
+  const taken = new Set((await store.keys.listDkimKeys(domain)).map((k) => k.selector));
   // Key generation (RSA: a few hundred ms) happens before the transaction.
   const added = ROTATED_ALGORITHMS.map((algorithm) => {
     const key = generateDkimKey(algorithm, selectorFor(algorithm, now, taken));
     taken.add(key.selector);
     return key;
   });
-  const retired = store.dkim.active(domain).map((key) => key.selector);
-  transaction(store.db, () => {
-    store.dkim.retire(domain, retired, now.getTime());
-    store.dkim.add(domain, added, now.getTime());
-  });
+  const retired = await store.keys.rotateDkimKeys(domain, added, now.getTime());
   return { added, retired };
 }
 
 /** Removes a retired key; refuses an active or unknown one with a one-line error. */
-export function removeDkimKey(store: Store, domain: string, selector: string): DkimKeyRecord {
-  requireLocalDomain(store, domain);
-  const key = store.dkim.list(domain).find((k) => k.selector === selector.toLowerCase());
+export async function removeDkimKey(store: Store, domain: string, selector: string): Promise<DkimKeyRecord> {
+  await requireLocalDomain(store, domain);
+  const key = (await store.keys.listDkimKeys(domain)).find((k) => k.selector === selector.toLowerCase());
   if (!key) throw new CliError(`no DKIM key with selector ${JSON.stringify(selector)} for ${domain} (see kakitome dkim list ${domain})`);
   if (key.retiredAt === null) {
     throw new CliError(`DKIM key ${key.selector} of ${domain} is active (it signs outgoing mail); run kakitome dkim rotate ${domain} first`);
   }
-  if (!store.dkim.remove(domain, key.selector)) throw new CliError(`DKIM key ${key.selector} of ${domain} could not be removed`);
+  if (!(await store.keys.removeDkimKey(domain, key.selector))) throw new CliError(`DKIM key ${key.selector} of ${domain} could not be removed`);
   return key;
 }
 
-function requireLocalDomain(store: Store, domain: string): void {
-  if (!store.accounts.isLocalDomain(domain)) throw new CliError(`${domain} is not a local domain`);
+async function requireLocalDomain(store: Store, domain: string): Promise<void> {
+  if (!(await store.accounts.isLocalDomain(domain))) throw new CliError(`${domain} is not a local domain`);
 }
 
 export function registerDkimCommands(program: Command): void {
@@ -67,10 +62,10 @@ export function registerDkimCommands(program: Command): void {
     .command('list <domain>')
     .description("the domain's DKIM keys: selector, algorithm, created, active or retired")
     .action((name: string, _opts, cmd: Command) =>
-      withStore(cmd, ({ store }) => {
+      withStore(cmd, async ({ store }) => {
         const domain = normaliseDomain(name);
-        requireLocalDomain(store, domain);
-        const keys = store.dkim.list(domain);
+        await requireLocalDomain(store, domain);
+        const keys = await store.keys.listDkimKeys(domain);
         if (keys.length === 0) {
           print(`${domain} has no DKIM keys: its mail is not signed (run kakitome dkim rotate ${domain})`);
           return;
@@ -91,9 +86,9 @@ export function registerDkimCommands(program: Command): void {
     .command('rotate <domain>')
     .description('new RSA and Ed25519 signing keys; the current ones are retired (still published until removed)')
     .action((name: string, _opts, cmd: Command) =>
-      withStore(cmd, ({ store }) => {
+      withStore(cmd, async ({ store }) => {
         const domain = normaliseDomain(name);
-        const { added, retired } = rotateDkimKeys(store, domain);
+        const { added, retired } = await rotateDkimKeys(store, domain);
         print(`new DKIM signing keys for ${domain}: ${added.map((k) => `${k.selector} (${k.algorithm})`).join(', ')}`);
         if (retired.length > 0) {
           print(`retired (no longer signing, still published): ${retired.join(', ')}`);
@@ -112,9 +107,9 @@ export function registerDkimCommands(program: Command): void {
     .command('remove <domain> <selector>')
     .description('remove a retired DKIM key (an active one is refused); delete its DNS record afterwards')
     .action((name: string, selector: string, _opts, cmd: Command) =>
-      withStore(cmd, ({ store, config }) => {
+      withStore(cmd, async ({ store, config }) => {
         const domain = normaliseDomain(name);
-        const key = removeDkimKey(store, domain, selector);
+        const key = await removeDkimKey(store, domain, selector);
         print(`removed DKIM key ${key.selector} of ${domain}; delete its DNS record ${key.selector}._domainkey.${domain}. TXT`);
         const sinceRetired = Math.max(0, Math.floor((Date.now() - key.retiredAt!) / 1000) * 1000);
         if (sinceRetired < config.outbound.max_age) {

@@ -2,9 +2,8 @@
 import type { Command } from 'commander';
 import { normaliseDomain } from '../mail/address.ts';
 import { generateDkimKey, selectorFor, type DkimAlgorithm } from '../policy/dkim/keys.ts';
-import { recordsToPublish, toZoneFile } from '../dns/records.ts';
+import { recordsToPublish, toZoneFile } from '../policy/records.ts';
 import type { Store } from '../store/store.ts';
-import { transaction } from '../store/sqlite/db.ts';
 import { withStore } from './context.ts';
 import { CliError } from './errors.ts';
 import { print, printTable } from './io.ts';
@@ -12,21 +11,18 @@ import { print, printTable } from './io.ts';
 const DKIM_ALGORITHMS: DkimAlgorithm[] = ['rsa-sha256', 'ed25519-sha256'];
 
 /** Adds a local domain with a fresh RSA and Ed25519 DKIM key. */
-export function addDomainWithKeys(store: Store, domain: string, now = new Date()): void {
-  const taken = store.dkim.selectors(domain);
+export async function addDomainWithKeys(store: Store, domain: string, now = new Date()): Promise<void> {
+  const taken = new Set((await store.keys.listDkimKeys(domain)).map((k) => k.selector));
   const keys = DKIM_ALGORITHMS.map((algorithm) => {
     const key = generateDkimKey(algorithm, selectorFor(algorithm, now, taken));
     taken.add(key.selector);
     return key;
   });
-  transaction(store.db, () => {
-    store.accounts.addDomain(domain, now.getTime());
-    store.dkim.add(domain, keys, now.getTime());
-  });
+  await store.accounts.addDomain(domain, keys, now.getTime());
 }
 
-export function dnsRecordsText(store: Store, domain: string, hostname: string): string {
-  return toZoneFile(recordsToPublish(domain, hostname, store.dkim.list(domain)));
+export async function dnsRecordsText(store: Store, domain: string, hostname: string): Promise<string> {
+  return toZoneFile(recordsToPublish(domain, hostname, await store.keys.listDkimKeys(domain)));
 }
 
 export function registerDomainCommands(program: Command): void {
@@ -36,12 +32,12 @@ export function registerDomainCommands(program: Command): void {
     .command('add <domain>')
     .description('add a local domain (with new DKIM keys) and print its DNS records')
     .action((name: string, _opts, cmd: Command) =>
-      withStore(cmd, ({ store, config }) => {
+      withStore(cmd, async ({ store, config }) => {
         const normalised = normaliseDomain(name);
-        addDomainWithKeys(store, normalised);
+        await addDomainWithKeys(store, normalised);
         print(`added domain ${normalised}; publish these DNS records:`);
         print();
-        print(dnsRecordsText(store, normalised, config.hostname));
+        print(await dnsRecordsText(store, normalised, config.hostname));
       }),
     );
 
@@ -49,8 +45,8 @@ export function registerDomainCommands(program: Command): void {
     .command('list')
     .description('list local domains with their numbers of users and aliases')
     .action((_opts, cmd: Command) =>
-      withStore(cmd, ({ store }) => {
-        const rows = store.accounts.listDomains().map((d) => [d.name, `${d.users} users`, `${d.aliases} aliases`]);
+      withStore(cmd, async ({ store }) => {
+        const rows = (await store.accounts.listDomains()).map((d) => [d.name, `${d.users} users`, `${d.aliases} aliases`]);
         printTable(rows);
       }),
     );
@@ -59,9 +55,9 @@ export function registerDomainCommands(program: Command): void {
     .command('remove <domain>')
     .description('remove a local domain that has no users or aliases left')
     .action((name: string, _opts, cmd: Command) =>
-      withStore(cmd, ({ store }) => {
+      withStore(cmd, async ({ store }) => {
         const normalised = normaliseDomain(name);
-        store.accounts.removeDomain(normalised);
+        await store.accounts.removeDomain(normalised);
         print(`removed domain ${normalised}`);
       }),
     );
@@ -70,10 +66,10 @@ export function registerDomainCommands(program: Command): void {
     .command('dns <domain>')
     .description('print the MX, SPF, DKIM and DMARC records to publish for a local domain (zone-file syntax)')
     .action((name: string, _opts, cmd: Command) =>
-      withStore(cmd, ({ store, config }) => {
+      withStore(cmd, async ({ store, config }) => {
         const normalised = normaliseDomain(name);
-        if (!store.accounts.isLocalDomain(normalised)) throw new CliError(`${normalised} is not a local domain`);
-        print(dnsRecordsText(store, normalised, config.hostname));
+        if (!(await store.accounts.isLocalDomain(normalised))) throw new CliError(`${normalised} is not a local domain`);
+        print(await dnsRecordsText(store, normalised, config.hostname));
       }),
     );
 }

@@ -1,10 +1,9 @@
 // Errors the CLI reports as one line on stderr with a non-zero exit status (SPEC:
 // "Errors go to stderr as one clear line, exit status non-zero").
 import { AddressError } from '../mail/address.ts';
-import { AccountError } from '../store/sqlite/accounts.ts';
+import { AccountError } from '../store/accounts.ts';
 import { PasswordError } from '../auth/password.ts';
-import { DataDirError } from '../store/store.ts';
-import { SchemaVersionError } from '../store/sqlite/db.ts';
+import { DataDirError, SchemaVersionError } from '../store/errors.ts';
 import { TlsConfigError } from '../tls/context.ts';
 import { ListenError } from '../server/listeners.ts';
 

@@ -60,7 +60,7 @@ export async function initInstance(options: InitOptions): Promise<InitResult> {
 
     const store = openStore(join(staging, DATA_DIR), { create: true });
     try {
-      addDomainWithKeys(store, domain);
+      await addDomainWithKeys(store, domain);
     } finally {
       await store.close();
     }

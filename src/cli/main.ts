@@ -39,7 +39,7 @@ function buildProgram(): Command {
       const config = await loadConfig(result.configPath);
       const store = openStore(config.data_dir);
       try {
-        print(dnsRecordsText(store, result.domain, result.hostname));
+        print(await dnsRecordsText(store, result.domain, result.hostname));
       } finally {
         await store.close();
       }

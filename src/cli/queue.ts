@@ -1,9 +1,12 @@
 // `kakitome queue list|show|retry|cancel`: the outbound queue, seen and steered from
 // the command line while `serve` runs (it reads the table afresh every second).
 import type { Command } from 'commander';
-import type { Store } from '../store/store.ts';
-import { QueueStore, type QueueRow } from '../store/sqlite/queue.ts';
+import type { QueueRow, QueueStore } from '../store/queue.ts';
 import { notifySender, readHeader } from '../queue/bounce.ts';
+import { createIntake } from '../app/intake.ts';
+import { createResolver } from '../dns/resolver.ts';
+import { mailauthResolver } from '../policy/spf/resolver.ts';
+import { createCommandLogger } from '../server/log.ts';
 import { withStore } from './context.ts';
 import { CliError } from './errors.ts';
 import { print, printTable } from './io.ts';
@@ -20,8 +23,8 @@ export function registerQueueCommands(program: Command): void {
     .command('list')
     .description('one line per queued message: id, sender, recipients, size, state, attempts, last error')
     .action((_opts, cmd: Command) =>
-      withStore(cmd, ({ store }) => {
-        const messages = groupByMessage(new QueueStore(store.db, store.blobs).list());
+      withStore(cmd, async ({ store }) => {
+        const messages = groupByMessage(await store.queue.list());
         if (messages.length === 0) {
           print('queue is empty');
           return;
@@ -47,7 +50,7 @@ export function registerQueueCommands(program: Command): void {
     .description("a queued message's recipients with their state, and the message header")
     .action((id: string, _opts, cmd: Command) =>
       withStore(cmd, async ({ store }) => {
-        const rows = rowsOf(store, id);
+        const rows = await rowsOf(store.queue, id);
         const first = rows[0]!;
         const now = Date.now();
         print(`id: ${first.queueId}`);
@@ -65,7 +68,7 @@ export function registerQueueCommands(program: Command): void {
           ]),
         );
         print('header:');
-        const header = (await readHeader(store, first.blob)).toString('utf8');
+        const header = (await readHeader(store.queue, first.blob)).toString('utf8');
         for (const line of header.split('\r\n').slice(0, -1)) print(`  ${printable(line)}`);
       }),
     );
@@ -74,15 +77,14 @@ export function registerQueueCommands(program: Command): void {
     .command('retry [id]')
     .description('make a queued message (or every message) due for delivery now, held ones included')
     .action((id: string | undefined, _opts, cmd: Command) =>
-      withStore(cmd, ({ store }) => {
-        const queueStore = new QueueStore(store.db, store.blobs);
+      withStore(cmd, async ({ store }) => {
         if (id === undefined) {
-          const count = queueStore.retry(Date.now());
+          const count = await store.queue.retry(Date.now());
           print(count === 0 ? 'queue is empty' : `${count} recipient(s) due now`);
           return;
         }
-        rowsOf(store, id);
-        const count = queueStore.retry(Date.now(), id);
+        await rowsOf(store.queue, id);
+        const count = await store.queue.retry(Date.now(), id);
         print(`${id}: ${count} recipient(s) due now`);
       }),
     );
@@ -92,13 +94,14 @@ export function registerQueueCommands(program: Command): void {
     .description("withdraw a queued message's remaining recipients; a local sender gets a notice")
     .action((id: string, _opts, cmd: Command) =>
       withStore(cmd, async ({ store, config }) => {
-        rowsOf(store, id);
-        const queueStore = new QueueStore(store.db, store.blobs);
+        await rowsOf(store.queue, id);
         // The header is read before the rows go: the file may go with them.
-        const removed = await cancelKeepingHeader(store, queueStore, id);
+        const removed = await cancelKeepingHeader(store.queue, id);
         if (removed.rows.length === 0) throw new CliError(`no queued message ${id}`);
         print(`cancelled ${id}: removed ${removed.rows.length} recipient(s): ${removed.rows.map((row) => row.recipient).join(', ')}`);
-        const notice = await notifySender(store, {
+        // The notice enters like any other message: through the intake, into the sender's mailbox.
+        const intake = createIntake(config, store, mailauthResolver(createResolver(config.dns.servers)), createCommandLogger());
+        const notice = await notifySender({ accounts: store.accounts, queue: store.queue, intake }, {
           kind: 'cancelled',
           hostname: config.hostname,
           rows: removed.rows,
@@ -114,14 +117,14 @@ export function registerQueueCommands(program: Command): void {
     );
 }
 
-async function cancelKeepingHeader(store: Store, queueStore: QueueStore, id: string): Promise<{ rows: QueueRow[]; header: Buffer }> {
-  const before = queueStore.byQueueId(id);
-  const header = before[0] ? await readHeader(store, before[0].blob) : Buffer.alloc(0);
-  return { rows: await queueStore.removeMessage(id), header };
+async function cancelKeepingHeader(queue: QueueStore, id: string): Promise<{ rows: QueueRow[]; header: Buffer }> {
+  const before = await queue.byQueueId(id);
+  const header = before[0] ? await readHeader(queue, before[0].blob) : Buffer.alloc(0);
+  return { rows: await queue.removeMessage(id), header };
 }
 
-function rowsOf(store: Store, id: string): QueueRow[] {
-  const rows = new QueueStore(store.db, store.blobs).byQueueId(id);
+async function rowsOf(queue: QueueStore, id: string): Promise<QueueRow[]> {
+  const rows = await queue.byQueueId(id);
   if (rows.length === 0) throw new CliError(`no queued message ${printable(id)}`);
   return rows;
 }

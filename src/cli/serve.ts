@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { loadConfig } from '../config/load.ts';
-import { startServer, type RunningServer } from '../server/serve.ts';
+import { startServer, type RunningServer } from '../app/server.ts';
 import { hashPassword, generatePassword } from '../auth/password.ts';
 import { openStore } from '../store/store.ts';
 import { configPathOf, DEFAULT_CONFIG_FILE } from './context.ts';
@@ -33,8 +33,7 @@ async function ensureDevInstance(): Promise<string> {
   const config = await loadConfig(configPath);
   const store = openStore(config.data_dir);
   try {
-    const user = store.accounts.addUser(DEV_USER, DEV_DOMAIN, await hashPassword(password));
-    store.messages.ensureInbox(user.id);
+    await store.accounts.addUser(DEV_USER, DEV_DOMAIN, await hashPassword(password));
   } finally {
     await store.close();
   }

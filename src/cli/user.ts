@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { normaliseDomain, parseMailAddress } from '../mail/address.ts';
 import { checkPasswordPolicy, generatePassword, hashPassword } from '../auth/password.ts';
 import { checkApopSecret, generateApopSecret } from '../auth/apop-secret.ts';
-import { AccountError } from '../store/sqlite/accounts.ts';
+import { AccountError } from '../store/accounts.ts';
 import { withStore } from './context.ts';
 import { print, printTable, readFirstLineOfStdin } from './io.ts';
 
@@ -28,10 +28,7 @@ export function registerUserCommands(program: Command): void {
       const address = parseMailAddress(input);
       const { password, generated } = await obtainPassword(opts.passwordStdin === true);
       const hash = await hashPassword(password);
-      await withStore(cmd, ({ store }) => {
-        const created = store.accounts.addUser(address.address, address.domain, hash);
-        store.messages.ensureInbox(created.id);
-      });
+      await withStore(cmd, ({ store }) => store.accounts.addUser(address.address, address.domain, hash));
       print(`added user ${address.address}`);
       if (generated) print(`password: ${password}`);
     });
@@ -40,8 +37,8 @@ export function registerUserCommands(program: Command): void {
     .command('list [domain]')
     .description('list users (of one domain, or all), with whether APOP is enabled')
     .action((domain: string | undefined, _opts, cmd: Command) =>
-      withStore(cmd, ({ store }) => {
-        const users = store.accounts.listUsers(domain === undefined ? undefined : normaliseDomain(domain));
+      withStore(cmd, async ({ store }) => {
+        const users = await store.accounts.listUsers(domain === undefined ? undefined : normaliseDomain(domain));
         printTable(users.map((u) => [u.address, u.apopSecret ? 'apop' : '-']));
       }),
     );
@@ -52,7 +49,7 @@ export function registerUserCommands(program: Command): void {
     .action(async (input: string, _opts, cmd: Command) => {
       const address = parseMailAddress(input).address;
       await withStore(cmd, async ({ store }) => {
-        const { aliasLinksRemoved } = await store.messages.removeUser(address, store.accounts);
+        const { aliasLinksRemoved } = await store.accounts.removeUser(address);
         print(`removed user ${address}${aliasLinksRemoved ? ` (and from ${aliasLinksRemoved} alias(es))` : ''}`);
       });
     });
@@ -64,9 +61,9 @@ export function registerUserCommands(program: Command): void {
     .action(async (input: string, opts: { passwordStdin?: boolean }, cmd: Command) => {
       const address = parseMailAddress(input).address;
       await withStore(cmd, async ({ store }) => {
-        if (!store.accounts.getUser(address)) throw new AccountError(`no such user: ${address}`);
+        if (!(await store.accounts.getUser(address))) throw new AccountError(`no such user: ${address}`);
         const { password, generated } = await obtainPassword(opts.passwordStdin === true);
-        store.accounts.setPasswordHash(address, await hashPassword(password));
+        await store.accounts.setPasswordHash(address, await hashPassword(password));
         print(`password of ${address} changed`);
         if (generated) print(`password: ${password}`);
       });
@@ -80,16 +77,16 @@ export function registerUserCommands(program: Command): void {
     .action(async (input: string, opts: { secretStdin?: boolean; off?: boolean }, cmd: Command) => {
       const address = parseMailAddress(input).address;
       await withStore(cmd, async ({ store }) => {
-        const account = store.accounts.getUser(address);
+        const account = await store.accounts.getUser(address);
         if (!account) throw new AccountError(`no such user: ${address}`);
         if (opts.off) {
-          store.accounts.setApopSecret(address, null);
+          await store.accounts.setApopSecret(address, null);
           print(`APOP disabled for ${address}`);
           return;
         }
         const secret = opts.secretStdin ? await readFirstLineOfStdin() : generateApopSecret();
         await checkApopSecret(secret, account.passwordHash);
-        store.accounts.setApopSecret(address, secret);
+        await store.accounts.setApopSecret(address, secret);
         print(`APOP secret of ${address} set`);
         if (!opts.secretStdin) print(`apop secret: ${secret}`);
       });
@@ -101,10 +98,10 @@ export function registerUserCommands(program: Command): void {
     .command('add <alias> <targets...>')
     .description('make ALIAS deliver to each TARGET (local users or aliases, or remote addresses)')
     .action((aliasInput: string, targetInputs: string[], _opts, cmd: Command) =>
-      withStore(cmd, ({ store }) => {
+      withStore(cmd, async ({ store }) => {
         const address = parseMailAddress(aliasInput);
         const targets = targetInputs.map(parseMailAddress);
-        store.accounts.addAlias(address.address, address.domain, targets);
+        await store.accounts.addAlias(address.address, address.domain, targets);
         print(`alias ${address.address} -> ${targets.map((t) => t.address).join(', ')}`);
       }),
     );
@@ -113,8 +110,8 @@ export function registerUserCommands(program: Command): void {
     .command('list [domain]')
     .description('list aliases with their targets')
     .action((domain: string | undefined, _opts, cmd: Command) =>
-      withStore(cmd, ({ store }) => {
-        const aliases = store.accounts.listAliases(domain === undefined ? undefined : normaliseDomain(domain));
+      withStore(cmd, async ({ store }) => {
+        const aliases = await store.accounts.listAliases(domain === undefined ? undefined : normaliseDomain(domain));
         printTable(aliases.map((a) => [a.address, a.targets.join(', ')]));
       }),
     );
@@ -123,9 +120,9 @@ export function registerUserCommands(program: Command): void {
     .command('remove <alias>')
     .description('remove an alias')
     .action((aliasInput: string, _opts, cmd: Command) =>
-      withStore(cmd, ({ store }) => {
+      withStore(cmd, async ({ store }) => {
         const address = parseMailAddress(aliasInput).address;
-        store.accounts.removeAlias(address);
+        await store.accounts.removeAlias(address);
         print(`removed alias ${address}`);
       }),
     );

@@ -5,7 +5,7 @@
 // resolver does not report TTLs for TXT answers, so answers are kept for fixed, short
 // times (a DNS TTL below them only delays a change by that much); failures other than
 // "no such record" are never cached.
-import type { DnsLookups } from '../policy/spf/resolver.ts';
+import type { DnsLookups } from './lookups.ts';
 
 export const DNS_CACHE = {
   /** How long an answer is reused. */

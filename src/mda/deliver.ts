@@ -1,54 +1,100 @@
-// Local delivery: commits an accepted message file into every recipient user's INBOX
-// and queues its remote recipients, in one durable transaction (group commit). Only
-// this module writes mailboxes; the listeners hand it a written message file.
-import type { Store } from '../store/store.ts';
-import type { QueuedRecipient } from '../store/sqlite/messages.ts';
+// The MDA: the one writer of mailboxes and the outbound queue. It takes the delivery
+// plan the intake pipeline made (which bytes, which mailbox and folder, which flags,
+// which remote recipients) and makes it durable: every variant's file written and
+// fdatasynced, then one transaction — shared with concurrent deliveries (group
+// commit) — adds every mailbox copy and every queue row. Only then does it resolve,
+// and only then may a listener say 250.
+//
+// SECURITY: nothing here reads the network or parses mail; the plan's folders are
+// names, never paths (the store keeps mailboxes as rows).
+import type { Readable } from 'node:stream';
+import type { DeliveryPart, DeliveryStore, QueueOrigin } from '../store/deliveries.ts';
 
-export interface AcceptedMessage {
+/** The bytes of one variant: what the intake's MessageContent offers. */
+export interface DeliverableContent {
+  readonly size: number;
+  /** True when every octet is in memory: written with one write. */
+  readonly inMemory: boolean;
+  read(): Promise<Buffer>;
+  stream(): Readable;
+}
+
+export type PlanRecipient =
+  | { kind: 'mailbox'; userId: number; folder: string; flags: DeliveryPart['copies'][number]['flags']; keywords: readonly string[] }
+  | { kind: 'remote'; address: string };
+
+/** Which bytes go to whom; one variant unless a step gave recipients their own bytes. */
+export interface DeliveryPlan {
   queueId: string;
-  file: string;
-  size: number;
   /** '' for the null reverse-path. */
   mailFrom: string;
-  userIds: readonly number[];
-  remote: readonly string[];
-  origin: 'mta' | 'msa';
-  /** First attempt for remote recipients not before this (unix ms). */
+  /** Decides whether the sender may be told about a failed remote delivery (no backscatter). */
+  queueOrigin: QueueOrigin;
+  /** First attempt for remote recipients not before this (unix ms): the hold window. */
   notBefore?: number;
+  variants: readonly { content: DeliverableContent; recipients: readonly PlanRecipient[] }[];
 }
 
 export interface DeliveryResult {
   mailboxes: number;
   queued: number;
+  size: number;
 }
 
-/** Resolves once the message is durable in every mailbox and the queue: then, and only then, 250. */
-export async function deliverAccepted(store: Store, message: AcceptedMessage): Promise<DeliveryResult> {
-  const mailboxIds = [...new Set(message.userIds)].map((userId) => store.messages.ensureInbox(userId));
-  const queued: QueuedRecipient[] = [...new Set(message.remote)].map((recipient) => ({
-    queueId: message.queueId,
-    mailFrom: message.mailFrom,
-    recipient,
-    origin: message.origin,
-    notBefore: message.notBefore,
-  }));
-  await store.messages.commitDelivery(message.file, message.size, mailboxIds, queued);
-  return { mailboxes: mailboxIds.length, queued: queued.length };
-}
+export class MailDeliveryAgent {
+  readonly #store: DeliveryStore;
 
-/** Users and remote addresses of a transaction's accepted recipients (aliases already expanded). */
-export function recipientsOf(
-  recipients: readonly { resolved: { kind: 'local'; local: { userIds: number[]; remote: string[] } } | { kind: 'remote'; address: string } }[],
-): { userIds: number[]; remote: string[] } {
-  const userIds: number[] = [];
-  const remote: string[] = [];
-  for (const { resolved } of recipients) {
-    if (resolved.kind === 'local') {
-      userIds.push(...resolved.local.userIds);
-      remote.push(...resolved.local.remote);
-    } else {
-      remote.push(resolved.address);
+  constructor(store: DeliveryStore) {
+    this.#store = store;
+  }
+
+  /** Resolves once the message is durable in every mailbox and the queue. */
+  async deliver(plan: DeliveryPlan): Promise<DeliveryResult> {
+    const written: string[] = [];
+    try {
+      const parts: DeliveryPart[] = [];
+      for (const variant of plan.variants) {
+        const part = this.#part(plan, variant.recipients);
+        if (part.copies.length === 0 && part.queued.length === 0) continue;
+        const file = this.#store.newMessageFile();
+        written.push(file);
+        const content = variant.content.inMemory ? await variant.content.read() : variant.content.stream();
+        const { size } = await this.#store.writeMessageFile(file, content);
+        parts.push({ file, size, ...part });
+      }
+      if (parts.length === 0) throw new RangeError(`message ${plan.queueId} has no recipient left to deliver to`);
+      await this.#store.commitDelivery(parts);
+      return {
+        mailboxes: parts.reduce((n, p) => n + p.copies.length, 0),
+        queued: parts.reduce((n, p) => n + p.queued.length, 0),
+        size: parts[0]!.size,
+      };
+    } catch (err) {
+      await Promise.all(written.map((file) => this.#store.abandonMessageFile(file, err)));
+      throw err;
     }
   }
-  return { userIds, remote };
+
+  /** Each local mailbox once, each remote address once. */
+  #part(plan: DeliveryPlan, recipients: readonly PlanRecipient[]): Omit<DeliveryPart, 'file' | 'size'> {
+    const copies = new Map<string, DeliveryPart['copies'][number]>();
+    const remote = new Set<string>();
+    for (const r of recipients) {
+      if (r.kind === 'remote') {
+        remote.add(r.address);
+      } else {
+        copies.set(`${r.userId}\0${r.folder}`, { userId: r.userId, folder: r.folder, flags: r.flags, keywords: r.keywords });
+      }
+    }
+    return {
+      copies: [...copies.values()],
+      queued: [...remote].map((recipient) => ({
+        queueId: plan.queueId,
+        mailFrom: plan.mailFrom,
+        recipient,
+        origin: plan.queueOrigin,
+        notBefore: plan.notBefore,
+      })),
+    };
+  }
 }

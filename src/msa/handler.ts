@@ -13,33 +13,33 @@
 //   auth     AUTH PLAIN/LOGIN over TLS, lockout                    (here, src/auth/login.ts)
 //   mail     authenticated or POP-before-SMTP; sender owned; rate; parameters
 //   rcpt     routing tricks; local recipients must exist; any other domain is queued
-//   data     line endings, size, header, hops; header From owned; Date/Message-ID added;
-//            local copies committed, remote recipients queued after the hold window
+//   data     line endings, size, header, hops                       (src/mta/data.ts)
+//            then the intake pipeline's msa steps (src/intake/origins.ts: header From
+//            owned, Date/Message-ID added, Received, DKIM signature), and the MDA
+//            commits local copies and queues remote recipients after the hold window
 import type { Logger } from 'pino';
-import type { Store } from '../store/store.ts';
-import type { UserRecord } from '../store/sqlite/accounts.ts';
+import type { AccountStore, UserRecord } from '../store/accounts.ts';
+import type { GrantStore } from '../store/grants.ts';
 import type { AuthLockout } from '../policy/access/lockout.ts';
 import { loginWithPassword } from '../auth/login.ts';
-import { deliverAccepted, recipientsOf } from '../mda/deliver.ts';
+import type { Intake } from '../intake/intake.ts';
+import type { DraftWriter } from '../intake/draft-writer.ts';
 import { checkMailFrom } from '../mta/mail.ts';
 import { checkRecipient, type RecipientRoute } from '../mta/rcpt.ts';
 import { checkMessage } from '../mta/data.ts';
+import { clientOf, envelopeRecipientsOf, recipientsOf } from '../mta/envelope.ts';
 import type { SessionInfo, SmtpHandler } from '../smtp/session.ts';
 import { REPLY } from '../smtp/replies.ts';
 import { accept, refuse } from '../smtp/verdict.ts';
-import type { PopBeforeSmtpRegistry } from './pop-before-smtp.ts';
 import type { SendRateLimiter } from './rate-limit.ts';
 import { isOwned, ownedAddresses } from './senders.ts';
-import { checkSubmittedHeader } from './data.ts';
-import { signMessage, signingDomainFor } from '../policy/dkim/sign.ts';
-import { fieldsNamed, parseHeaderSection } from '../mail/header.ts';
 
 export interface MsaOptions {
-  store: Store;
-  hostname: string;
+  accounts: AccountStore;
+  intake: Intake;
   lockout: AuthLockout;
   /** Present only when [pop_before_smtp] is enabled. */
-  popBeforeSmtp: PopBeforeSmtpRegistry | undefined;
+  popBeforeSmtp: Pick<GrantStore, 'lookupPopLogin'> | undefined;
   rateLimiter: SendRateLimiter;
   /** outbound.hold: remote delivery of submitted mail waits this long (ms). */
   holdMs: number;
@@ -56,25 +56,25 @@ interface Sender {
   via: 'auth' | 'pop-before-smtp';
 }
 
-export function createMsaHandler(options: MsaOptions): SmtpHandler<RecipientRoute> {
-  const { store, logger } = options;
+export function createMsaHandler(options: MsaOptions): SmtpHandler<RecipientRoute, DraftWriter> {
+  const { accounts, logger } = options;
   // Who is sending in each session, fixed at MAIL for the rest of the transaction.
   const senders = new WeakMap<SessionInfo, Sender>();
 
   /** The user behind a session: AUTH first, else a POP-before-SMTP grant for the client address. */
-  function senderOf(session: SessionInfo): Sender | undefined {
+  async function senderOf(session: SessionInfo): Promise<Sender | undefined> {
     if (session.authenticated) {
-      const user = store.accounts.getUserById(session.authenticated.userId);
-      return user && { user, owned: ownedAddresses(store.accounts, user), via: 'auth' };
+      const user = await accounts.getUserById(session.authenticated.userId);
+      return user && { user, owned: await ownedAddresses(accounts, user), via: 'auth' };
     }
-    const grant = options.popBeforeSmtp?.lookup(session.remoteAddress);
-    const user = grant && store.accounts.getUserById(grant.userId);
+    const grant = await options.popBeforeSmtp?.lookupPopLogin(session.remoteAddress);
+    const user = grant && (await accounts.getUserById(grant.userId));
     if (!user) return undefined;
     logger.info(
       { session: session.id, remote: session.remoteAddress, user: user.address, grantedAt: new Date(grant!.loggedInAt).toISOString() },
       'POP-before-SMTP used',
     );
-    return { user, owned: ownedAddresses(store.accounts, user), via: 'pop-before-smtp' };
+    return { user, owned: await ownedAddresses(accounts, user), via: 'pop-before-smtp' };
   }
 
   return {
@@ -83,7 +83,7 @@ export function createMsaHandler(options: MsaOptions): SmtpHandler<RecipientRout
     helo: async () => accept(undefined),
 
     authenticate: async (session, username, password) => {
-      const result = await loginWithPassword(store.accounts, options.lockout, session.remoteAddress, username, password);
+      const result = await loginWithPassword(accounts, options.lockout, session.remoteAddress, username, password);
       logger.info(
         { session: session.id, remote: session.remoteAddress, user: username, ok: result.ok, ...(result.ok ? {} : { reason: result.reason }) },
         'SMTP AUTH',
@@ -93,7 +93,7 @@ export function createMsaHandler(options: MsaOptions): SmtpHandler<RecipientRout
     },
 
     mailFrom: async (session, path, params) => {
-      const sender = senderOf(session);
+      const sender = await senderOf(session);
       if (!sender) return refuse(REPLY.authRequired);
       // Users send mail, not bounces: the null sender is the MTA's alone.
       if (!path || path.sourceRoute || path.domainLiteral || !isOwned(sender.owned, path.address)) {
@@ -110,44 +110,33 @@ export function createMsaHandler(options: MsaOptions): SmtpHandler<RecipientRout
     },
 
     rcptTo: (_session, _tx, path, postmaster, params) =>
-      checkRecipient(path, postmaster, params, { accounts: store.accounts, mayRelay: true }),
+      checkRecipient(path, postmaster, params, { accounts, mayRelay: true }),
+
+    openMessage: () => options.intake.newDraft(),
 
     data: async (session, tx, message) => {
       const sender = senders.get(session);
       if (!sender) return refuse(REPLY.authRequired);
       const checked = await checkMessage(message, options.maxReceivedHeaders);
       if (checked.action !== 'accept') return checked;
-
-      const header = checkSubmittedHeader(await message.content(), sender.owned, options.hostname);
-      if (header.action !== 'accept') {
-        logger.info({ session: session.id, queueId: message.queueId, user: sender.user.address }, 'header From refused');
-        return header;
-      }
-      // Mail from a local domain's sender leaves signed (RSA and Ed25519); the signature
-      // covers exactly the stored bytes, so local copies carry it too.
-      const content = header.value.message;
-      const signingDomain = signingDomainFor(
-        fieldsNamed(parseHeaderSection(content), 'From').map((field) => field.value).join(', '),
-        (domain) => store.accounts.isLocalDomain(domain),
-      );
-      const dkim = signingDomain ? await signMessage(content, signingDomain, store.dkim.active(signingDomain)) : '';
-      const stored = await message.store(dkim, header.value.added.length > 0 ? content : undefined);
-      const result = await deliverAccepted(store, {
-        queueId: message.queueId,
-        file: stored.file,
-        size: stored.size,
-        mailFrom: tx.mailFrom!.address,
-        ...recipientsOf(tx.recipients),
+      const log = { session: session.id, queueId: message.queueId, user: sender.user.address };
+      const outcome = await options.intake.take({
         origin: 'msa',
+        queueId: message.queueId,
+        mailFrom: tx.mailFrom!.address,
+        envelopeRecipients: envelopeRecipientsOf(tx),
+        recipients: recipientsOf(tx),
+        client: clientOf(session, { id: sender.user.id, address: sender.user.address, owned: sender.owned }),
+        content: await message.sink.finish(),
         notBefore: Date.now() + options.holdMs,
       });
-      message.committed(stored.file);
+      if (outcome.action !== 'accept') {
+        logger.info({ ...log, reply: outcome.reply.code, step: outcome.step }, `message refused by ${outcome.step}`);
+        return refuse(outcome.reply);
+      }
       options.rateLimiter.record(sender.user.id);
-      logger.info(
-        { session: session.id, queueId: message.queueId, user: sender.user.address, via: sender.via, size: stored.size, added: header.value.added, dkim: signingDomain ?? null, ...result },
-        'message submitted',
-      );
-      if (result.queued > 0) options.onQueued();
+      logger.info({ ...log, via: sender.via, ...outcome.result, ...outcome.notes }, 'message submitted');
+      if (outcome.result.queued > 0) options.onQueued();
       return accept(undefined);
     },
   };

@@ -12,57 +12,23 @@
 //   mail     parameters, SIZE                                  (mail.ts)
 //   rcpt     routing tricks, local recipient, relay            (rcpt.ts)
 //   data     line endings, NUL, size, headers, hops            (data.ts)
-//            SPF, DKIM, DMARC, ARC, Sender ID → refuse, tempfail or accept (src/policy)
-//            Authentication-Results on top; commit             (src/mda)
+//            then the intake pipeline's mta steps (src/intake/origins.ts: Received,
+//            SPF/DKIM/DMARC/ARC/Sender ID with Authentication-Results on top), and the
+//            MDA commits the plan before the 250                (src/mda)
 import type { Logger } from 'pino';
-import type { Store } from '../store/store.ts';
 import type { NetworkList } from '../policy/access/networks.ts';
-import { deliverAccepted, recipientsOf } from '../mda/deliver.ts';
+import type { Intake } from '../intake/intake.ts';
+import type { DraftWriter } from '../intake/draft-writer.ts';
 import type { SmtpHandler } from '../smtp/session.ts';
 import { accept, refuse } from '../smtp/verdict.ts';
-import { evaluateInbound, type InboundResults, type SenderAuthPolicy } from '../policy/sender-auth.ts';
-import type { MailauthResolver } from '../policy/spf/resolver.ts';
-import { removeOwnAuthResults } from '../policy/auth-results.ts';
-import { fieldsNamed, parseHeaderSection } from '../mail/header.ts';
-
-/** Marks mail that failed DMARC under p=quarantine, for filing as spam. */
-export const QUARANTINE_FIELD = 'X-Kakitome-Quarantine';
-
-/** Removes the fields only we may write: Authentication-Results naming us (RFC 8601 §5) and our quarantine mark. */
-function removeForgedFields(content: Buffer, hostname: string): Buffer {
-  const withoutResults = removeOwnAuthResults(content, hostname);
-  const marks = fieldsNamed(parseHeaderSection(withoutResults), QUARANTINE_FIELD);
-  if (marks.length === 0) return withoutResults;
-  const pieces: Buffer[] = [];
-  let offset = 0;
-  for (const field of marks) {
-    pieces.push(withoutResults.subarray(offset, field.start));
-    offset = field.end;
-  }
-  pieces.push(withoutResults.subarray(offset));
-  return Buffer.concat(pieces);
-}
-
-/** The results in one line each, for the log. */
-function summariseAuth(results: InboundResults): Record<string, string> {
-  return {
-    spf: results.spf.result,
-    dkim: results.dkim.map((d) => `${d.result}:${d.domain}:${d.algorithm}`).join(',') || 'none',
-    dmarc: results.dmarc.result,
-    arc: results.arc.result,
-    ...(results.senderId ? { senderId: results.senderId.result } : {}),
-  };
-}
 import { checkMailFrom } from './mail.ts';
-import { checkRecipient, type RecipientRoute } from './rcpt.ts';
+import { checkRecipient, type RcptAccounts, type RecipientRoute } from './rcpt.ts';
 import { checkMessage } from './data.ts';
+import { clientOf, envelopeRecipientsOf, recipientsOf } from './envelope.ts';
 
 export interface MtaOptions {
-  store: Store;
-  /** Our host name: the authserv-id of Authentication-Results. */
-  hostname: string;
-  senderAuth: SenderAuthPolicy;
-  resolver: MailauthResolver;
+  accounts: RcptAccounts;
+  intake: Intake;
   trustedNetworks: NetworkList;
   maxMessageBytes: number;
   maxReceivedHeaders: number;
@@ -71,8 +37,8 @@ export interface MtaOptions {
   logger: Logger;
 }
 
-export function createMtaHandler(options: MtaOptions): SmtpHandler<RecipientRoute> {
-  const { store, logger } = options;
+export function createMtaHandler(options: MtaOptions): SmtpHandler<RecipientRoute, DraftWriter> {
+  const { logger } = options;
   return {
     extensions: () => [],
 
@@ -82,7 +48,7 @@ export function createMtaHandler(options: MtaOptions): SmtpHandler<RecipientRout
 
     rcptTo: async (session, _tx, path, postmaster, params) => {
       const verdict = await checkRecipient(path, postmaster, params, {
-        accounts: store.accounts,
+        accounts: options.accounts,
         mayRelay: options.trustedNetworks.includes(session.remoteAddress),
       });
       if (verdict.action !== 'accept') {
@@ -94,57 +60,31 @@ export function createMtaHandler(options: MtaOptions): SmtpHandler<RecipientRout
       return verdict;
     },
 
+    openMessage: () => options.intake.newDraft(),
+
     data: async (session, tx, message) => {
       const verdict = await checkMessage(message, options.maxReceivedHeaders);
       const from = tx.mailFrom?.address ?? '';
+      const log = { session: session.id, queueId: message.queueId, remote: session.remoteAddress, from };
       if (verdict.action !== 'accept') {
-        logger.info(
-          { session: session.id, queueId: message.queueId, remote: session.remoteAddress, from, reply: verdict.reply.code, problem: message.problem },
-          'message refused',
-        );
+        logger.info({ ...log, reply: verdict.reply.code, problem: message.problem }, 'message refused');
         return verdict;
       }
-      // Sender authentication (SPF, DKIM, DMARC, ARC, Sender ID) on the client's bytes;
-      // our verdict goes on top, and nobody else's claim to speak for this host survives.
-      const content = await message.content();
-      const auth = await evaluateInbound(
-        {
-          message: content,
-          ip: session.remoteAddress,
-          helo: session.helo!.domain,
-          mailFrom: from,
-          authservId: options.hostname,
-          resolver: options.resolver,
-        },
-        options.senderAuth,
-        { onError: (err) => logger.warn({ session: session.id, queueId: message.queueId, err }, 'sender authentication failed') },
-      );
-      const authLog = summariseAuth(auth.results);
-      if (auth.decision.action !== 'accept') {
-        const { code, enhanced, text } = auth.decision;
-        logger.info(
-          { session: session.id, queueId: message.queueId, remote: session.remoteAddress, from, reply: code, auth: authLog },
-          'message refused by sender authentication',
-        );
-        return refuse({ code, enhanced, text });
-      }
-      const cleaned = removeForgedFields(content, options.hostname);
-      const quarantine = auth.decision.quarantine ? `${QUARANTINE_FIELD}: ${auth.decision.reason ?? 'DMARC p=quarantine'}\r\n` : '';
-      const stored = await message.store(auth.authenticationResults + quarantine, cleaned === content ? undefined : cleaned);
-      const result = await deliverAccepted(store, {
-        queueId: message.queueId,
-        file: stored.file,
-        size: stored.size,
-        mailFrom: from,
-        ...recipientsOf(tx.recipients),
+      const outcome = await options.intake.take({
         origin: 'mta',
+        queueId: message.queueId,
+        mailFrom: from,
+        envelopeRecipients: envelopeRecipientsOf(tx),
+        recipients: recipientsOf(tx),
+        client: clientOf(session, null),
+        content: await message.sink.finish(),
       });
-      message.committed(stored.file);
-      if (result.queued > 0) options.onQueued();
-      logger.info(
-        { session: session.id, queueId: message.queueId, remote: session.remoteAddress, from, size: stored.size, auth: authLog, quarantine: auth.decision.quarantine, ...result },
-        'message accepted',
-      );
+      if (outcome.action !== 'accept') {
+        logger.info({ ...log, reply: outcome.reply.code, step: outcome.step, ...outcome.notes }, `message refused by ${outcome.step}`);
+        return refuse(outcome.reply);
+      }
+      if (outcome.result.queued > 0) options.onQueued();
+      logger.info({ ...log, ...outcome.result, ...outcome.notes }, 'message accepted');
       return accept(undefined);
     },
   };

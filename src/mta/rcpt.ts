@@ -7,16 +7,17 @@
 //   3. any other domain: relayed only when the caller says the client may relay
 //      (port 25: relay.trusted_networks, where loopback is not trusted unless listed;
 //      submission: an authenticated user), else 554 5.7.1.
-import type { AccountStore } from '../store/sqlite/accounts.ts';
-import { resolveLocalRecipient, type LocalRecipient } from '../mda/recipients.ts';
+import { resolveLocalRecipient, type LocalRecipient, type RecipientLookups } from '../intake/recipients.ts';
 import type { MailParams, MailPath } from '../smtp/path.ts';
 import { REPLY } from '../smtp/replies.ts';
 import { accept, refuse, type Verdict } from '../smtp/verdict.ts';
 
+export type RcptAccounts = RecipientLookups & { listDomains(): Promise<{ name: string }[]> };
+
 export type RecipientRoute = { kind: 'local'; local: LocalRecipient } | { kind: 'remote'; address: string };
 
 export interface RcptContext {
-  accounts: AccountStore;
+  accounts: RcptAccounts;
   /** Whether this client may send to other domains (trusted network, or an authenticated user). */
   mayRelay: boolean;
 }
@@ -36,9 +37,9 @@ export async function checkRecipient(
   if (params.size > 0) return refuse(REPLY.badParameter);
   if (postmaster || !path) return postmasterRoute(context.accounts);
   if (isRoutingTrick(path)) return refuse(REPLY.routingRefused);
-  if (context.accounts.isLocalDomain(path.domain)) {
+  if (await context.accounts.isLocalDomain(path.domain)) {
     if (path.quoted && !/^[a-z0-9_+=.-]+$/i.test(path.local)) return refuse(REPLY.unknownUser);
-    const local = resolveLocalRecipient(context.accounts, `${path.local.toLowerCase()}@${path.domain}`);
+    const local = await resolveLocalRecipient(context.accounts, `${path.local.toLowerCase()}@${path.domain}`);
     return local ? accept({ kind: 'local', local }) : refuse(REPLY.unknownUser);
   }
   if (context.mayRelay) return accept({ kind: 'remote', address: path.address });
@@ -46,9 +47,9 @@ export async function checkRecipient(
 }
 
 /** RFC 5321 §4.1.1.3: RCPT TO:<Postmaster> goes to postmaster of a local domain. */
-function postmasterRoute(accounts: AccountStore): Verdict<RecipientRoute> {
-  for (const domain of accounts.listDomains()) {
-    const local = resolveLocalRecipient(accounts, `postmaster@${domain.name}`);
+async function postmasterRoute(accounts: RcptAccounts): Promise<Verdict<RecipientRoute>> {
+  for (const domain of await accounts.listDomains()) {
+    const local = await resolveLocalRecipient(accounts, `postmaster@${domain.name}`);
     if (local) return accept({ kind: 'local', local });
   }
   return refuse(REPLY.unknownUser);

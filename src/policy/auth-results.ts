@@ -122,10 +122,7 @@ const quote = (text: string) => `"${text.replace(/["\\]/g, (c) => `\\${c}`)}"`;
  * covered such a field (RFC 8601 §5).
  */
 export function removeOwnAuthResults(message: Buffer, authservId: string): Buffer {
-  const ours = normaliseId(authservId);
-  const drop = parseHeaderSection(message).fields.filter(
-    (field) => field.name.toLowerCase() === 'authentication-results' && normaliseId(authservIdOf(field.value) ?? '') === ours,
-  );
+  const drop = ownAuthResultsFields(message, authservId);
   if (drop.length === 0) return message;
   const parts: Buffer[] = [];
   let offset = 0;
@@ -135,6 +132,14 @@ export function removeOwnAuthResults(message: Buffer, authservId: string): Buffe
   }
   parts.push(message.subarray(offset));
   return Buffer.concat(parts);
+}
+
+/** The Authentication-Results fields of a header that claim our authserv-id (offsets in it). */
+export function ownAuthResultsFields(header: Buffer, authservId: string): { start: number; end: number }[] {
+  const ours = normaliseId(authservId);
+  return parseHeaderSection(header).fields.filter(
+    (field) => field.name.toLowerCase() === 'authentication-results' && normaliseId(authservIdOf(field.value) ?? '') === ours,
+  );
 }
 
 const normaliseId = (id: string) => id.trim().toLowerCase().replace(/\.$/, '');

@@ -6,11 +6,12 @@
 // forwarded by an alias (origin 'mta') is never bounced: its sender may be forged,
 // and a bounce would hit an innocent third party (RFC 3834 §2, RFC 5321 §6.2 on
 // null senders: a notice is never sent about a message with a null sender).
-import { open } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
 import { parseMailAddress } from '../mail/address.ts';
-import { resolveLocalRecipient } from '../mda/recipients.ts';
-import type { Store } from '../store/store.ts';
-import type { QueueRow } from '../store/sqlite/queue.ts';
+import { resolveLocalRecipient } from '../intake/recipients.ts';
+import type { Intake } from '../intake/intake.ts';
+import type { AccountStore } from '../store/accounts.ts';
+import type { QueueRow, QueueStore } from '../store/queue.ts';
 import { buildDsn, type DsnRecipient, headerSection, MAX_RETURNED_HEADER_BYTES } from './dsn.ts';
 
 export type NoticeDecision =
@@ -19,8 +20,18 @@ export type NoticeDecision =
 
 export type NoticeResult = { sent: true; to: string } | { sent: false; why: string };
 
+/** What sending a notice needs: who is local, the queued files' headers, and the way in. */
+export interface NoticeServices {
+  accounts: Pick<AccountStore, 'getUser' | 'getAlias' | 'isLocalDomain'>;
+  queue: Pick<QueueStore, 'readStart'>;
+  intake: Pick<Intake, 'take'>;
+}
+
 /** Whether the sender of a queued message may be told about it. */
-export function noticeDecision(store: Pick<Store, 'accounts'>, row: Pick<QueueRow, 'origin' | 'mailFrom'>): NoticeDecision {
+export async function noticeDecision(
+  accounts: NoticeServices['accounts'],
+  row: Pick<QueueRow, 'origin' | 'mailFrom'>,
+): Promise<NoticeDecision> {
   if (row.origin !== 'msa') return { send: false, why: 'relayed mail (origin mta): no bounce' };
   if (row.mailFrom === '') return { send: false, why: 'null sender' };
   let address: string;
@@ -29,7 +40,7 @@ export function noticeDecision(store: Pick<Store, 'accounts'>, row: Pick<QueueRo
   } catch {
     return { send: false, why: 'sender is not a local mailbox' };
   }
-  const local = resolveLocalRecipient(store.accounts, address);
+  const local = await resolveLocalRecipient(accounts, address);
   if (!local || local.userIds.length === 0) return { send: false, why: 'sender is not a local mailbox' };
   return { send: true, userIds: local.userIds };
 }
@@ -44,11 +55,14 @@ export interface NoticeInput {
   originalHeader?: Buffer;
 }
 
-/** Builds the notice and delivers it durably into the sender's mailbox, when allowed. */
-export async function notifySender(store: Store, input: NoticeInput): Promise<NoticeResult> {
+/**
+ * Builds the notice and takes it in through the intake pipeline (origin `notice`),
+ * which delivers it durably into the sender's mailbox — never out over SMTP.
+ */
+export async function notifySender(services: NoticeServices, input: NoticeInput): Promise<NoticeResult> {
   const first = input.rows[0];
   if (!first || input.recipients.length === 0) return { sent: false, why: 'nothing to report' };
-  const decision = noticeDecision(store, first);
+  const decision = await noticeDecision(services.accounts, first);
   if (!decision.send) return { sent: false, why: decision.why };
   const dsn = buildDsn({
     kind: input.kind,
@@ -57,27 +71,23 @@ export async function notifySender(store: Store, input: NoticeInput): Promise<No
     queueId: first.queueId,
     arrivalDate: new Date(first.createdAt),
     recipients: input.recipients,
-    originalHeader: input.originalHeader ?? (await readHeader(store, first.blob)),
+    originalHeader: input.originalHeader ?? (await readHeader(services.queue, first.blob)),
   });
-  const mailboxIds = decision.userIds.map((userId) => store.messages.ensureInbox(userId));
-  await store.messages.deliver(dsn, mailboxIds);
+  const outcome = await services.intake.take({
+    origin: 'notice',
+    queueId: randomBytes(8).toString('hex'),
+    // RFC 3464 §2 / RFC 5321 §4.5.5: a notice has the null reverse-path.
+    mailFrom: '',
+    envelopeRecipients: [first.mailFrom],
+    recipients: { userIds: decision.userIds, remote: [] },
+    client: null,
+    content: dsn,
+  });
+  if (outcome.action !== 'accept') return { sent: false, why: `refused by ${outcome.step}: ${outcome.reply.text}` };
   return { sent: true, to: first.mailFrom };
 }
 
-/** The original header, read from the start of the message file only. */
-export async function readHeader(store: Pick<Store, 'blobs'>, blob: string): Promise<Buffer> {
-  let handle;
-  try {
-    handle = await open(store.blobs.path(blob), 'r');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return Buffer.alloc(0);
-    throw error;
-  }
-  try {
-    const buffer = Buffer.alloc(MAX_RETURNED_HEADER_BYTES + 4);
-    const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
-    return headerSection(buffer.subarray(0, bytesRead));
-  } finally {
-    await handle.close();
-  }
+/** The original header, read from the start of the message file only (empty when the file is gone). */
+export async function readHeader(queue: Pick<QueueStore, 'readStart'>, blob: string): Promise<Buffer> {
+  return headerSection(await queue.readStart(blob, MAX_RETURNED_HEADER_BYTES + 4));
 }

@@ -8,7 +8,7 @@
 // body), RFC 3834 (Auto-Submitted: auto-replied), RFC 3461 §4 (xtext for addresses),
 // RFC 5322 (CRLF line ends, Date, Message-ID), RFC 3463 (status codes).
 import { randomBytes } from 'node:crypto';
-import { rfc5322Date } from '../smtp/received.ts';
+import { rfc5322Date } from '../mail/date.ts';
 
 export interface DsnRecipient {
   recipient: string;

@@ -25,16 +25,17 @@ import { domainToASCII } from 'node:url';
 import type { Config } from '../config/schema.ts';
 import { createResolver } from '../dns/resolver.ts';
 import type { Logger } from '../server/log.ts';
-import type { Store } from '../store/store.ts';
-import { QueueStore, type QueueRow } from '../store/sqlite/queue.ts';
-import { notifySender } from './bounce.ts';
+import type { QueueRow, QueueStore } from '../store/queue.ts';
+import { notifySender, type NoticeServices } from './bounce.ts';
 import { deliverToHop, type RecipientOutcome } from './client.ts';
 import type { DsnRecipient } from './dsn.ts';
 import { type HopResolver, type NextHop, resolveNextHops } from './next-hop.ts';
 
 export interface OutboundQueueOptions {
   config: Config;
-  store: Store;
+  queue: QueueStore;
+  /** Delivery notices to local senders go in through the intake (origin notice). */
+  notices: Omit<NoticeServices, 'queue'>;
   logger: Logger;
   /** Default: createResolver(config.dns.servers). */
   resolver?: HopResolver & { cancel?(): void };
@@ -86,7 +87,8 @@ export function createOutboundQueue(options: OutboundQueueOptions): OutboundQueu
 
 class OutboundScheduler implements OutboundQueue {
   readonly #config: Config;
-  readonly #store: Store;
+  readonly #notices: NoticeServices;
+  #passes: Promise<void> = Promise.resolve();
   readonly #queue: QueueStore;
   readonly #logger: Logger;
   readonly #resolver: HopResolver & { cancel?(): void };
@@ -103,8 +105,8 @@ class OutboundScheduler implements OutboundQueue {
   constructor(options: OutboundQueueOptions) {
     this.#options = options;
     this.#config = options.config;
-    this.#store = options.store;
-    this.#queue = new QueueStore(options.store.db, options.store.blobs);
+    this.#queue = options.queue;
+    this.#notices = { ...options.notices, queue: options.queue };
     this.#logger = options.logger;
     this.#resolver = options.resolver ?? createResolver(options.config.dns.servers);
     this.#now = options.now ?? Date.now;
@@ -122,12 +124,12 @@ class OutboundScheduler implements OutboundQueue {
     this.#kickPending = true;
     setImmediate(() => {
       this.#kickPending = false;
-      this.#pass();
+      void this.#pass();
     });
   }
 
   async runOnce(): Promise<void> {
-    await Promise.all(this.#pass());
+    await Promise.all(await this.#pass());
   }
 
   async stop(): Promise<void> {
@@ -142,12 +144,25 @@ class OutboundScheduler implements OutboundQueue {
     }
   }
 
-  /** Starts a delivery for every due group the connection limits allow; returns them. */
-  #pass(): Promise<void>[] {
+  /**
+   * Starts a delivery for every due group the connection limits allow; returns them.
+   * Passes run one after another: each reads the queue only after the previous one has
+   * marked its rows in flight, so no row is sent twice.
+   */
+  #pass(): Promise<Promise<void>[]> {
+    const pass = this.#passes.then(() => this.#passNow());
+    this.#passes = pass.then(
+      () => undefined,
+      () => undefined,
+    );
+    return pass;
+  }
+
+  async #passNow(): Promise<Promise<void>[]> {
     if (this.#stopping) return [];
     let due: QueueRow[];
     try {
-      due = this.#queue.due(this.#now()).filter((row) => !this.#inFlightRows.has(row.id));
+      due = (await this.#queue.due(this.#now())).filter((row) => !this.#inFlightRows.has(row.id));
     } catch (err) {
       this.#logger.error({ err }, 'cannot read the queue');
       return [];
@@ -216,7 +231,7 @@ class OutboundScheduler implements OutboundQueue {
             mailFrom: first.mailFrom,
             recipients: pending.map((row) => row.recipient),
             size: first.size,
-            openMessage: () => this.#store.blobs.open(first.blob),
+            openMessage: () => this.#queue.openContent(first.blob),
             signal: this.#abort.signal,
           });
           const next: QueueRow[] = [];
@@ -286,7 +301,7 @@ class OutboundScheduler implements OutboundQueue {
   async #fail(failed: readonly Final[]): Promise<void> {
     const first = failed[0]!.row;
     // Rows cancelled meanwhile (queue cancel, another process) got their own notice.
-    const still = new Set(this.#queue.existing(failed.map((f) => f.row.id)).map((row) => row.id));
+    const still = new Set((await this.#queue.existing(failed.map((f) => f.row.id))).map((row) => row.id));
     const current = failed.filter((f) => still.has(f.row.id));
     if (current.length === 0) return;
     const recipients: DsnRecipient[] = current.map(({ outcome, hop, expiry }) => ({
@@ -297,7 +312,7 @@ class OutboundScheduler implements OutboundQueue {
       remoteMta: outcome.remote ? hop?.exchange : undefined,
       lastAttemptAt: new Date(this.#now()),
     }));
-    const notice = await notifySender(this.#store, {
+    const notice = await notifySender(this.#notices, {
       kind: 'failed',
       hostname: this.#config.hostname,
       rows: current.map((f) => f.row),

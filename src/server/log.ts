@@ -4,6 +4,11 @@ import { pino, type Logger } from 'pino';
 
 export type { Logger };
 
+/** For a command run by hand (stdout is the user's): warnings and errors as JSON lines on stderr. */
+export function createCommandLogger(): Logger {
+  return pino({ level: 'warn', base: { pid: process.pid }, formatters: { level: (label) => ({ level: label }) } }, pino.destination({ dest: 2, sync: true }));
+}
+
 export function createLogger(level: string): Logger {
   return pino(
     {

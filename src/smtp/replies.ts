@@ -1,12 +1,9 @@
 // Every SMTP reply kakitome sends, named (RFC 5321 §4.2 codes with RFC 3463 enhanced
 // status codes, advertised as ENHANCEDSTATUSCODES per RFC 2034). Logic refers to
 // these names, never to bare numbers.
-export interface Reply {
-  code: number;
-  /** RFC 3463 enhanced status code; absent for greetings, EHLO/HELO and 354. */
-  enhanced?: string;
-  text: string;
-}
+import type { Reply } from '../mail/reply.ts';
+
+export type { Reply };
 
 const reply = (code: number, enhanced: string | undefined, text: string): Reply =>
   enhanced === undefined ? { code, text } : { code, enhanced, text };

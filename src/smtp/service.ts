@@ -5,13 +5,12 @@ import { createSecureContext } from 'node:tls';
 import type { Logger } from 'pino';
 import type { ProtocolService } from '../server/listeners.ts';
 import type { ServerTlsOptions } from '../tls/context.ts';
-import type { Store } from '../store/store.ts';
 import { checkAccess, type NetworkList } from '../policy/access/networks.ts';
 import type { ConnectionLimiter } from './connection-limits.ts';
 import { REPLY, type Reply } from './replies.ts';
-import { SmtpSession, type SmtpHandler, type SmtpLimits } from './session.ts';
+import { SmtpSession, type MessageSink, type SmtpHandler, type SmtpLimits } from './session.ts';
 
-export interface SmtpServiceOptions<R> {
+export interface SmtpServiceOptions<R, M extends MessageSink> {
   role: 'smtp' | 'submission' | 'submissions';
   hostname: string;
   /** Implicit-TLS listeners get sockets that are TLS already and offer no STARTTLS. */
@@ -20,17 +19,14 @@ export interface SmtpServiceOptions<R> {
   limits: SmtpLimits;
   limiter: ConnectionLimiter;
   access: { allow: NetworkList; deny: NetworkList };
-  handler: SmtpHandler<R>;
-  /** Name the client's address in Received headers. */
-  receivedClientIp: boolean;
+  handler: SmtpHandler<R, M>;
   /** The last connect check (DNSBL on port 25): a reply refuses the client before the greeting. */
   connectCheck?: (remoteAddress: string) => Promise<Reply | undefined>;
-  store: Store;
   logger: Logger;
 }
 
-export function createSmtpService<R>(options: SmtpServiceOptions<R>): ProtocolService {
-  const sessions = new Set<SmtpSession<R>>();
+export function createSmtpService<R, M extends MessageSink>(options: SmtpServiceOptions<R, M>): ProtocolService {
+  const sessions = new Set<SmtpSession<R, M>>();
   const secureContext = options.implicitTls ? undefined : createSecureContext(options.tls);
   const logger = options.logger.child({ role: options.role });
   let shuttingDown = false;
@@ -38,14 +34,11 @@ export function createSmtpService<R>(options: SmtpServiceOptions<R>): ProtocolSe
   return {
     async handleConnection(socket: Socket) {
       socket.on('error', () => socket.destroy());
-      const session = new SmtpSession<R>(socket, {
+      const session = new SmtpSession<R, M>(socket, {
         hostname: options.hostname,
         limits: options.limits,
         handler: options.handler,
-        messages: options.store.messages,
-        blobs: options.store.blobs,
         secureContext,
-        receivedClientIp: options.receivedClientIp,
         logger,
       });
       const remote = session.info.remoteAddress;

@@ -14,13 +14,9 @@ import { TLSSocket, type SecureContext } from 'node:tls';
 import { upgradeToTls } from '../tls/upgrade.ts';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { BlobStore } from '../store/blobs.ts';
-import type { MessageStore } from '../store/sqlite/messages.ts';
 import { DataReader, type DataProblem } from './data-reader.ts';
 import { isHeloArgument, parsePathArgument, type MailParams, type MailPath } from './path.ts';
-import { receivedHeader } from './received.ts';
 import { CommandInput, HTTP_REQUEST, LINE_TOO_LONG } from '../server/command-input.ts';
-import { IncomingMessage, type StoredFile } from './incoming-message.ts';
 import { decodeSaslPlain } from '../auth/sasl-plain.ts';
 import { formatReply, REPLY, type Reply } from './replies.ts';
 import type { Verdict } from './verdict.ts';
@@ -66,48 +62,49 @@ export interface Transaction<R = unknown> {
   recipients: { path: MailPath | null; postmaster: boolean; resolved: R }[];
 }
 
-export interface ReceivedMessage {
+/**
+ * Where the engine puts a message's content (unstuffed, CRLF) while it arrives. The
+ * role's handler makes it (the intake's draft) and gets it back at the end of data;
+ * the engine discards it after the reply, whatever the outcome.
+ */
+export interface MessageSink {
+  /** False when the engine should wait for 'drain' on drainTarget() before reading on. */
+  append(chunk: Buffer): boolean;
+  drainTarget(): { once(event: 'drain', listener: () => void): unknown } | undefined;
+  readonly size: number;
+  discard(): Promise<void>;
+}
+
+export interface ReceivedMessage<M extends MessageSink = MessageSink> {
   queueId: string;
-  /** Our Received header field for this message (RFC 5321 §4.4), CRLF-terminated. */
-  receivedHeader: string;
-  /** The client's content: size in octets, and the bytes (unstuffed, CRLF). */
+  /** The client's content in octets (unstuffed, CRLF). */
   size: number;
-  content(): Promise<Buffer>;
+  sink: M;
   problem: DataProblem | undefined;
   receivedCount: number;
-  /**
-   * Writes the file to commit: `fieldsAbove` (header fields above our Received, e.g.
-   * Authentication-Results), our Received header, then `content` (default: as received).
-   * Commit it with deliverAccepted; a file not committed is removed by the session.
-   */
-  store(fieldsAbove: string, content?: Buffer): Promise<StoredFile>;
-  /** Tells the session that a stored file was committed. */
-  committed(file: string): void;
 }
 
 /** The policy of one listener role; every method returns a verdict. */
-export interface SmtpHandler<R = unknown> {
+export interface SmtpHandler<R = unknown, M extends MessageSink = MessageSink> {
   /** Extra EHLO keywords (AUTH on the MSA). */
   extensions(session: SessionInfo): string[];
   helo(session: SessionInfo, domain: string): Promise<Verdict>;
   mailFrom(session: SessionInfo, path: MailPath | null, params: MailParams): Promise<Verdict>;
   rcptTo(session: SessionInfo, tx: Transaction<R>, path: MailPath | null, postmaster: boolean, params: MailParams): Promise<Verdict<R>>;
-  /** Checks the received message and commits it (accept) or refuses it; a refused file is removed by the session. */
-  data(session: SessionInfo, tx: Transaction<R>, message: ReceivedMessage): Promise<Verdict>;
+  /** Where the content of the coming DATA goes. */
+  openMessage(session: SessionInfo, tx: Transaction<R>): M;
+  /** Checks the received message and takes it in (accept: durable) or refuses it. */
+  data(session: SessionInfo, tx: Transaction<R>, message: ReceivedMessage<M>): Promise<Verdict>;
   /** Password check for AUTH; absent on a role that offers no AUTH (port 25). */
   authenticate?(session: SessionInfo, username: string, password: string): Promise<Verdict<AuthIdentity>>;
 }
 
-export interface SessionOptions<R> {
+export interface SessionOptions<R, M extends MessageSink> {
   hostname: string;
   limits: SmtpLimits;
-  handler: SmtpHandler<R>;
-  messages: MessageStore;
-  blobs: BlobStore;
+  handler: SmtpHandler<R, M>;
   /** For STARTTLS; undefined on a listener that is TLS from the start. */
   secureContext: SecureContext | undefined;
-  /** Name the client's address in the Received header (not for submission, by default). */
-  receivedClientIp: boolean;
   logger: Logger;
 }
 
@@ -119,10 +116,9 @@ interface SaslExchange {
 const SASL_USERNAME_PROMPT = Buffer.from('Username:').toString('base64');
 const SASL_PASSWORD_PROMPT = Buffer.from('Password:').toString('base64');
 
-interface DataPhase {
+interface DataPhase<M extends MessageSink> {
   reader: DataReader;
-  incoming: IncomingMessage;
-  receivedHeader: string;
+  sink: M;
   queueId: string;
 }
 
@@ -132,9 +128,9 @@ export function newQueueId(): string {
   return randomBytes(8).toString('hex');
 }
 
-export class SmtpSession<R = unknown> {
+export class SmtpSession<R = unknown, M extends MessageSink = MessageSink> {
   readonly info: SessionInfo;
-  readonly #options: SessionOptions<R>;
+  readonly #options: SessionOptions<R, M>;
   readonly #raw: Socket;
   #socket: Socket;
   readonly #in = new CommandInput();
@@ -143,7 +139,7 @@ export class SmtpSession<R = unknown> {
   #corked = false;
   #errors = 0;
   #tx: Transaction<R> | null = null;
-  #data: DataPhase | null = null;
+  #data: DataPhase<M> | null = null;
   #dataBackpressure = false;
   #shutdownRequested = false;
   #sasl: SaslExchange | null = null;
@@ -152,7 +148,7 @@ export class SmtpSession<R = unknown> {
   readonly #commands: Record<string, CommandHandler>;
   readonly #onSocketData = (chunk: Buffer) => this.#onData(chunk);
 
-  constructor(socket: Socket, options: SessionOptions<R>) {
+  constructor(socket: Socket, options: SessionOptions<R, M>) {
     this.#raw = socket;
     this.#socket = socket;
     this.#options = options;
@@ -330,19 +326,6 @@ export class SmtpSession<R = unknown> {
     if (!tx) return this.#error(REPLY.badSequence('need MAIL command first'));
     if (tx.recipients.length === 0) return this.#error(REPLY.noValidRecipients);
     const queueId = newQueueId();
-    const only = tx.recipients.length === 1 ? tx.recipients[0]! : undefined;
-    const received = receivedHeader({
-      helo: this.info.helo!.domain,
-      esmtp: this.info.helo!.esmtp,
-      remoteAddress: this.info.remoteAddress,
-      hostname: this.#options.hostname,
-      tls: this.info.tls,
-      authenticated: this.info.authenticated !== null,
-      showClientAddress: this.#options.receivedClientIp,
-      queueId,
-      recipient: only ? (only.path?.address ?? 'postmaster') : undefined,
-      date: new Date(),
-    });
     const limits = this.#options.limits;
     this.#data = {
       reader: new DataReader({
@@ -350,8 +333,7 @@ export class SmtpSession<R = unknown> {
         maxHeaderBytes: limits.maxHeaderBytes,
         maxHeaderFields: limits.maxHeaderFields,
       }),
-      incoming: new IncomingMessage(this.#options.messages, this.#options.blobs),
-      receivedHeader: received,
+      sink: this.#options.handler.openMessage(this.info, tx),
       queueId,
     };
     this.#reply(REPLY.startData);
@@ -458,10 +440,10 @@ export class SmtpSession<R = unknown> {
     if (this.#in.length === 0) return false;
     const result = phase.reader.push(this.#in.takeAll());
     for (const chunk of result.content) {
-      if (!phase.incoming.append(chunk) && !this.#dataBackpressure) {
+      if (!phase.sink.append(chunk) && !this.#dataBackpressure) {
         this.#dataBackpressure = true;
         this.#socket.pause();
-        phase.incoming.drainTarget()!.once('drain', () => {
+        phase.sink.drainTarget()!.once('drain', () => {
           this.#dataBackpressure = false;
           if (!this.#closed) this.#socket.resume();
         });
@@ -474,30 +456,27 @@ export class SmtpSession<R = unknown> {
     return true;
   }
 
-  async #finishMessage(phase: DataPhase): Promise<void> {
+  async #finishMessage(phase: DataPhase<M>): Promise<void> {
     const tx = this.#tx!;
     // RFC 5321 §4.1.4: after the end of data the transaction is over, whatever the reply.
     this.#tx = null;
-    const { incoming, reader, receivedHeader: received } = phase;
+    const { sink, reader } = phase;
     let verdict: Verdict;
     try {
       verdict = await this.#options.handler.data(this.info, tx, {
         queueId: phase.queueId,
-        receivedHeader: received,
-        size: incoming.size,
-        content: () => incoming.content(),
+        size: sink.size,
+        sink,
         problem: reader.problem,
         receivedCount: reader.receivedCount,
-        store: (fieldsAbove, content) => incoming.store(fieldsAbove + received, content),
-        committed: (file) => incoming.committed(file),
       });
     } catch (err) {
       this.#options.logger.error({ session: this.info.id, queueId: phase.queueId, err }, 'delivery failed');
-      await incoming.discard(err);
+      await sink.discard();
       return this.#reply(REPLY.localError);
     }
-    // Whatever was not committed (a refusal, a scratch file) goes now.
-    await incoming.discard();
+    // A scratch copy of the content, if any, goes now.
+    await sink.discard();
     this.#reply(verdict.action === 'accept' ? (verdict.reply ?? REPLY.accepted(phase.queueId)) : verdict.reply);
   }
 
@@ -553,7 +532,7 @@ export class SmtpSession<R = unknown> {
     if (phase) {
       // The client went away mid-DATA: nothing was acknowledged, nothing is kept.
       this.#data = null;
-      void phase.incoming.discard();
+      void phase.sink.discard();
     }
     this.#markClosed();
   }

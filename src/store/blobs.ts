@@ -10,9 +10,10 @@
 // the file's data, syncDirs() fsyncs the shard directories holding the new entries.
 // A message is durable only after both, and after its row is committed.
 import { randomBytes } from 'node:crypto';
-import { closeSync, createReadStream, fsyncSync, lstatSync, mkdirSync, openSync, type ReadStream } from 'node:fs';
+import { closeSync, createReadStream, fsyncSync, lstatSync, mkdirSync, openSync } from 'node:fs';
 import { lstat, open, readdir, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 
 const BASE32_ALPHABET = 'abcdefghijklmnopqrstuvwxyz234567';
 // 128 bits = 25 full characters + one carrying 3 bits (its 2 low bits are zero padding),
@@ -109,8 +110,13 @@ export class BlobStore {
     await Promise.all([...shards].map((shard) => syncDirectory(join(this.root, shard))));
   }
 
-  open(name: string): ReadStream {
-    return createReadStream(this.path(name));
+  /** A stream of the file, or of the octets [start, end) of it. */
+  open(name: string, range?: { start: number; end: number }): Readable {
+    if (!range) return createReadStream(this.path(name));
+    const file = this.path(name);
+    if (range.end <= range.start) return Readable.from([]);
+    // createReadStream's end is inclusive.
+    return createReadStream(file, { start: range.start, end: range.end - 1 });
   }
 
   async read(name: string): Promise<Buffer> {

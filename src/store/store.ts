@@ -1,24 +1,31 @@
-// The embedded store: one sqlite database (metadata) and the blob directory
-// (message files), both inside the data directory.
-import { join } from 'node:path';
-import { mkdirSync, statSync } from 'node:fs';
-import { openDatabase, type Db } from './sqlite/db.ts';
-import { AccountStore } from './sqlite/accounts.ts';
-import { DkimKeyStore } from './sqlite/dkim-keys.ts';
-import { MessageStore } from './sqlite/messages.ts';
-import { BlobStore } from './blobs.ts';
+// The store, by role. Every role is an async interface (accounts.ts, mailboxes.ts,
+// deliveries.ts, queue.ts, keys.ts, grants.ts) with sqlite/ as one implementation
+// (node:sqlite for metadata, one file per message in blobs/); a PostgreSQL backend
+// implements the same interfaces and runs the same contract suite
+// (test/store/contract/). Nothing outside src/store/ imports src/store/sqlite/.
+//
+// Who gets which role is the composition root's decision (src/app/): deliveries go to
+// src/mda/ alone; listeners get read-only roles.
+import type { AccountStore } from './accounts.ts';
+import type { MailboxStore } from './mailboxes.ts';
+import type { DeliveryStore } from './deliveries.ts';
+import type { QueueStore } from './queue.ts';
+import type { KeyStore } from './keys.ts';
+import type { GrantStore } from './grants.ts';
+import { openSqliteStore } from './sqlite/open.ts';
+import { DataDirError } from './errors.ts';
 
-export const DATABASE_FILE = 'kakitome.db';
-
-export class DataDirError extends Error {}
+export { DataDirError };
+export { SchemaVersionError } from './errors.ts';
 
 export interface Store {
-  db: Db;
   accounts: AccountStore;
-  dkim: DkimKeyStore;
-  blobs: BlobStore;
-  messages: MessageStore;
-  /** Waits for deliveries in flight, then closes the database. */
+  mailboxes: MailboxStore;
+  deliveries: DeliveryStore;
+  queue: QueueStore;
+  keys: KeyStore;
+  grants: GrantStore;
+  /** Waits for deliveries in flight, then closes. */
   close(): Promise<void>;
 }
 
@@ -27,31 +34,6 @@ export interface Store {
  * otherwise it must exist. Refuses a directory that group or others can enter:
  * it holds mail, password hashes and private keys.
  */
-export function openStore(dataDir: string, { create = false } = {}): Store {
-  if (create) mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  let mode: number;
-  try {
-    mode = statSync(dataDir).mode;
-  } catch (err) {
-    throw new DataDirError(`data directory ${dataDir} cannot be opened: ${(err as NodeJS.ErrnoException).code ?? err}`);
-  }
-  if ((mode & 0o077) !== 0) {
-    throw new DataDirError(
-      `data directory ${dataDir} is open to group or others (mode ${(mode & 0o777).toString(8)}); run: chmod 700 ${dataDir}`,
-    );
-  }
-  const db = openDatabase(join(dataDir, DATABASE_FILE));
-  const blobs = BlobStore.open(dataDir);
-  const messages = new MessageStore(db, blobs);
-  return {
-    db,
-    accounts: new AccountStore(db),
-    dkim: new DkimKeyStore(db),
-    blobs,
-    messages,
-    close: async () => {
-      await messages.idle();
-      db.close();
-    },
-  };
+export function openStore(dataDir: string, options: { create?: boolean } = {}): Store {
+  return openSqliteStore(dataDir, options, (message) => new DataDirError(message));
 }

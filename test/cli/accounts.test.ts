@@ -1,12 +1,12 @@
 // Domains, users, APOP secrets and aliases through the real command line.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { runKakitome, type CliOptions, type CliResult } from '../harness/instance.ts';
 import { makeTempDir, removeDir } from '../harness/processes.ts';
 import { openStore } from '../../src/store/store.ts';
+import { deliverToUsers, messageFiles } from '../store/deliver.ts';
 
 let dir: string;
 let config: string;
@@ -143,10 +143,12 @@ test('user remove deletes the mailbox, its message files and alias links', async
   const store = openStore(join(dir, 'data'));
   let blob: string;
   try {
-    const user = store.accounts.getUser('hank@example.test')!;
-    const [message] = await store.messages.deliver(Buffer.from('Subject: hi\r\n\r\nhello\r\n'), [store.messages.ensureInbox(user.id)]);
-    blob = (store.db.prepare('SELECT blob FROM messages WHERE id = ?').get(message!.id) as { blob: string }).blob;
-    assert.ok(existsSync(store.blobs.path(blob)));
+    const user = (await store.accounts.getUser('hank@example.test'))!;
+    const before = new Set(messageFiles(join(dir, 'data')));
+    await deliverToUsers(store, Buffer.from('Subject: hi\r\n\r\nhello\r\n'), [user.id]);
+    const added = messageFiles(join(dir, 'data')).filter((name) => !before.has(name));
+    assert.equal(added.length, 1);
+    blob = added[0]!;
   } finally {
     await store.close();
   }
@@ -155,8 +157,8 @@ test('user remove deletes the mailbox, its message files and alias links', async
   assert.match(r.stdout, /removed user hank@example\.test \(and from 1 alias\(es\)\)/);
   const reopened = openStore(join(dir, 'data'));
   try {
-    assert.equal(existsSync(reopened.blobs.path(blob)), false);
-    assert.deepEqual(reopened.accounts.getAlias('team@example.test')?.targets, ['alice@example.test']);
+    assert.equal(messageFiles(join(dir, 'data')).includes(blob), false);
+    assert.deepEqual((await reopened.accounts.getAlias('team@example.test'))?.targets, ['alice@example.test']);
   } finally {
     await reopened.close();
   }

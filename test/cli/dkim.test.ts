@@ -42,7 +42,7 @@ async function listKeys(): Promise<ListedKey[]> {
 async function signWithStoredKeys(message: Buffer): Promise<string> {
   const store = openStore(join(dir, 'data'));
   try {
-    return await signMessage(message, DOMAIN, store.dkim.active(DOMAIN));
+    return await signMessage(message, DOMAIN, await store.keys.activeDkimKeys(DOMAIN));
   } finally {
     await store.close();
   }

@@ -6,29 +6,29 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openStore, type Store } from '../../src/store/store.ts';
 import { isOwned, ownedAddresses } from '../../src/msa/senders.ts';
-import { checkSubmittedHeader } from '../../src/msa/data.ts';
+import { checkSubmittedHeader } from '../../src/intake/steps/submission-header.ts';
 import { SendRateLimiter } from '../../src/msa/rate-limit.ts';
 
 let dir: string;
 let store: Store;
-before(() => {
+before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'kakitome-msa-'));
   store = openStore(join(dir, 'data'), { create: true });
-  store.accounts.addDomain('example.test');
-  store.accounts.addUser('alice@example.test', 'example.test', 'x');
-  store.accounts.addUser('bob@example.test', 'example.test', 'x');
+  await store.accounts.addDomain('example.test', []);
+  await store.accounts.addUser('alice@example.test', 'example.test', 'x');
+  await store.accounts.addUser('bob@example.test', 'example.test', 'x');
   const local = (address: string) => ({ address, domain: 'example.test' });
-  store.accounts.addAlias('sales@example.test', 'example.test', [local('alice@example.test'), local('bob@example.test')]);
-  store.accounts.addAlias('info@example.test', 'example.test', [local('sales@example.test')]);
-  store.accounts.addAlias('bobby@example.test', 'example.test', [local('bob@example.test')]);
+  await store.accounts.addAlias('sales@example.test', 'example.test', [local('alice@example.test'), local('bob@example.test')]);
+  await store.accounts.addAlias('info@example.test', 'example.test', [local('sales@example.test')]);
+  await store.accounts.addAlias('bobby@example.test', 'example.test', [local('bob@example.test')]);
 });
 after(async () => {
   await store.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
-test("a user owns their address, aliases reaching them (through aliases too), and +tags of those", () => {
-  const owned = ownedAddresses(store.accounts, store.accounts.getUser('alice@example.test')!);
+test("a user owns their address, aliases reaching them (through aliases too), and +tags of those", async () => {
+  const owned = await ownedAddresses(store.accounts, (await store.accounts.getUser('alice@example.test'))!);
   assert.deepEqual([...owned].sort(), ['alice@example.test', 'info@example.test', 'sales@example.test']);
   assert.ok(isOwned(owned, 'Alice@Example.TEST'));
   assert.ok(isOwned(owned, 'alice+lists@example.test'));
@@ -42,22 +42,31 @@ test("a user owns their address, aliases reaching them (through aliases too), an
 const owned = new Set(['alice@example.test']);
 const received = '';
 
+/** The step's verdict as the message it leaves: accepted or refused, the fields added, the bytes. */
+function submitted(message: Buffer, now?: Date) {
+  const verdict = checkSubmittedHeader(message, owned, 'mail.example.test', now);
+  if (verdict.action === 'reject' || verdict.action === 'tempfail') return { action: verdict.action, reply: verdict.reply } as const;
+  const prepend = verdict.action === 'modify' ? (verdict.prepend ?? '') : '';
+  const added = verdict.action === 'modify' ? ((verdict.notes?.added as string[] | undefined) ?? []) : [];
+  return { action: 'accept', value: { added, message: Buffer.concat([Buffer.from(prepend), message]) } } as const;
+}
+
 test('header From must be owned; a missing From is refused', () => {
-  const ok = checkSubmittedHeader(Buffer.from(`${received}From: Alice <alice@example.test>\r\nDate: x\r\nMessage-ID: <a@b>\r\n\r\nhi\r\n`), owned, 'mail.example.test');
+  const ok = submitted(Buffer.from(`${received}From: Alice <alice@example.test>\r\nDate: x\r\nMessage-ID: <a@b>\r\n\r\nhi\r\n`));
   assert.equal(ok.action, 'accept');
   assert.ok(ok.action === 'accept' && ok.value.added.length === 0);
-  const spoof = checkSubmittedHeader(Buffer.from(`${received}From: "Alice" <ceo@example.test>\r\n\r\nhi\r\n`), owned, 'mail.example.test');
+  const spoof = submitted(Buffer.from(`${received}From: "Alice" <ceo@example.test>\r\n\r\nhi\r\n`));
   assert.ok(spoof.action !== 'accept' && spoof.reply.code === 550 && spoof.reply.enhanced === '5.7.1');
-  const two = checkSubmittedHeader(Buffer.from(`${received}From: alice@example.test, ceo@example.test\r\n\r\nhi\r\n`), owned, 'mail.example.test');
+  const two = submitted(Buffer.from(`${received}From: alice@example.test, ceo@example.test\r\n\r\nhi\r\n`));
   assert.ok(two.action !== 'accept');
-  const none = checkSubmittedHeader(Buffer.from(`${received}Subject: x\r\n\r\nhi\r\n`), owned, 'mail.example.test');
+  const none = submitted(Buffer.from(`${received}Subject: x\r\n\r\nhi\r\n`));
   assert.ok(none.action !== 'accept' && none.reply.enhanced === '5.6.0');
-  const folded = checkSubmittedHeader(Buffer.from(`${received}From: Alice\r\n <alice@example.test>\r\nDate: x\r\nMessage-ID: <a@b>\r\n\r\n`), owned, 'mail.example.test');
+  const folded = submitted(Buffer.from(`${received}From: Alice\r\n <alice@example.test>\r\nDate: x\r\nMessage-ID: <a@b>\r\n\r\n`));
   assert.equal(folded.action, 'accept');
 });
 
 test('Date and Message-ID are added on top of the header when missing (RFC 6409 §8)', () => {
-  const result = checkSubmittedHeader(Buffer.from(`${received}From: alice@example.test\r\nSubject: s\r\n\r\nbody\r\n`), owned, 'mail.example.test', new Date(Date.UTC(2026, 10, 23, 1, 2, 3)));
+  const result = submitted(Buffer.from(`${received}From: alice@example.test\r\nSubject: s\r\n\r\nbody\r\n`), new Date(Date.UTC(2026, 10, 23, 1, 2, 3)));
   assert.ok(result.action === 'accept');
   assert.deepEqual(result.value.added, ['Date', 'Message-ID']);
   const text = result.value.message.toString();

@@ -12,22 +12,22 @@ import { networkList } from '../../src/policy/access/networks.ts';
 
 let dir: string;
 let store: Store;
-before(() => {
+before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'kakitome-rcpt-'));
   store = openStore(join(dir, 'data'), { create: true });
-  store.accounts.addDomain('example.test');
-  store.accounts.addUser('alice@example.test', 'example.test', 'x');
-  store.accounts.addUser('bob@example.test', 'example.test', 'x');
-  store.accounts.addAlias('team@example.test', 'example.test', [
+  await store.accounts.addDomain('example.test', []);
+  await store.accounts.addUser('alice@example.test', 'example.test', 'x');
+  await store.accounts.addUser('bob@example.test', 'example.test', 'x');
+  await store.accounts.addAlias('team@example.test', 'example.test', [
     { address: 'alice@example.test', domain: 'example.test' },
     { address: 'bob@example.test', domain: 'example.test' },
     { address: 'partner@remote.example', domain: 'remote.example' },
   ]);
-  store.accounts.addAlias('all@example.test', 'example.test', [
+  await store.accounts.addAlias('all@example.test', 'example.test', [
     { address: 'team@example.test', domain: 'example.test' },
     { address: 'alice@example.test', domain: 'example.test' },
   ]);
-  store.accounts.addAlias('postmaster@example.test', 'example.test', [{ address: 'alice@example.test', domain: 'example.test' }]);
+  await store.accounts.addAlias('postmaster@example.test', 'example.test', [{ address: 'alice@example.test', domain: 'example.test' }]);
 });
 after(async () => {
   await store.close();

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { runKakitome, type CliResult } from '../harness/instance.ts';
 import { makeTempDir, removeDir } from '../harness/processes.ts';
 import { openStore, type Store } from '../../src/store/store.ts';
-import { QueueStore } from '../../src/store/sqlite/queue.ts';
+import { openDatabase } from '../../src/store/sqlite/db.ts';
+import { messageFiles } from '../store/deliver.ts';
 import { enqueue, inbox } from './helpers.ts';
 
 let dir: string;
@@ -45,10 +46,12 @@ test('queue list, show, retry and cancel', async () => {
     await enqueue(store, { queueId: 'aaaa000000000001', recipients: ['bob@example.net', 'carol@example.net'] });
     await enqueue(store, { queueId: 'aaaa000000000002', origin: 'mta', mailFrom: 'x@example.org', recipients: ['dave@example.net'] });
     // The first is held (the MSA's hold window); the second failed twice already.
-    store.db.prepare('UPDATE queue SET next_attempt_at = ? WHERE queue_id = ?').run(hold, 'aaaa000000000001');
-    store.db
+    const db = openDatabase(join(dir, 'data', 'kakitome.db'));
+    db.prepare('UPDATE queue SET next_attempt_at = ? WHERE queue_id = ?').run(hold, 'aaaa000000000001');
+    db
       .prepare("UPDATE queue SET attempts = 2, last_error = 'mx.example.net[192.0.2.1]:25: 451 4.7.1 later', next_attempt_at = ? WHERE queue_id = ?")
       .run(hold + 60_000, 'aaaa000000000002');
+    db.close();
   });
 
   const list = await kakitome(['queue', 'list']);
@@ -78,7 +81,7 @@ test('queue list, show, retry and cancel', async () => {
   const retryAll = await kakitome(['queue', 'retry']);
   assert.equal(retryAll.stdout, '3 recipient(s) due now\n');
   await withInstanceStore(async (store) => {
-    for (const row of new QueueStore(store.db, store.blobs).list()) assert.ok(row.nextAttemptAt <= Date.now());
+    for (const row of await store.queue.list()) assert.ok(row.nextAttemptAt <= Date.now());
   });
 
   const cancel = await kakitome(['queue', 'cancel', 'aaaa000000000001']);
@@ -92,7 +95,7 @@ test('queue list, show, retry and cancel', async () => {
   assert.equal((await kakitome(['queue', 'list'])).stdout, 'queue is empty\n');
 
   await withInstanceStore(async (store) => {
-    const alice = store.accounts.getUser('alice@example.test')!;
+    const alice = (await store.accounts.getUser('alice@example.test'))!;
     const [notice, ...more] = await inbox(store, alice.id);
     assert.equal(more.length, 0);
     assert.match(notice!, /\r\nSubject: Undelivered Mail: cancelled by the administrator\r\n/);
@@ -100,8 +103,6 @@ test('queue list, show, retry and cancel', async () => {
     assert.match(notice!, /Final-Recipient: rfc822; carol@example\.net\r\n/);
     assert.match(notice!, /Subject: outbound test/);
     // Only the notice's file is left.
-    let files = 0;
-    for await (const _entry of store.blobs.entries()) files++;
-    assert.equal(files, 1);
+    assert.equal(messageFiles(join(dir, 'data')).length, 1);
   });
 });

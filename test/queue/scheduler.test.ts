@@ -4,9 +4,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createOutboundQueue, type OutboundQueueOptions } from '../../src/queue/scheduler.ts';
 import type { HopResolver } from '../../src/queue/next-hop.ts';
-import { QueueStore } from '../../src/store/sqlite/queue.ts';
 import { startFakeSmtp, type FakeSmtp } from './fake-smtp.ts';
-import { blobCount, enqueue, inbox, MESSAGE, queueFixture, testConfig, waitFor } from './helpers.ts';
+import { blobCount, enqueue, inbox, MESSAGE, queueFixture, testConfig, waitFor, type QueueFixture } from './helpers.ts';
 
 const noDns: HopResolver = {
   resolveMx: async () => Promise.reject(Object.assign(new Error('no DNS in this test'), { code: 'ESERVFAIL' })),
@@ -18,8 +17,16 @@ function route(server: FakeSmtp): string {
   return `${server.host}:${server.port}`;
 }
 
-function queueOptions(fixture: { store: OutboundQueueOptions['store']; logger: OutboundQueueOptions['logger'] }, extra: Partial<OutboundQueueOptions> & Pick<OutboundQueueOptions, 'config'>): OutboundQueueOptions {
-  return { store: fixture.store, logger: fixture.logger, resolver: noDns, greetingTimeoutMs: 2000, socketTimeoutMs: 5000, ...extra };
+function queueOptions(fixture: QueueFixture, extra: Partial<OutboundQueueOptions> & Pick<OutboundQueueOptions, 'config'>): OutboundQueueOptions {
+  return {
+    queue: fixture.store.queue,
+    notices: { accounts: fixture.store.accounts, intake: fixture.intake },
+    logger: fixture.logger,
+    resolver: noDns,
+    greetingTimeoutMs: 2000,
+    socketTimeoutMs: 5000,
+    ...extra,
+  };
 }
 
 test('delivered: one session per message and domain, every recipient; rows and the unshared file go', async (t) => {
@@ -38,8 +45,8 @@ test('delivered: one session per message and domain, every recipient; rows and t
   assert.deepEqual(net.messages[0]!.data, MESSAGE);
   assert.equal(net.messages[0]!.helo, 'mail.example.test');
   assert.equal(net.messages[0]!.from, 'alice@example.test');
-  assert.deepEqual(new QueueStore(f.store.db, f.store.blobs).list(), []);
-  assert.equal(await blobCount(f.store), 0);
+  assert.deepEqual((await f.store.queue.list()), []);
+  assert.equal(await blobCount(f.dir), 0);
   const attempts = f.logs.filter((line) => line.msg === 'delivery attempt');
   assert.equal(attempts.length, 3);
   for (const line of attempts) {
@@ -56,11 +63,10 @@ test('a file shared with a local copy stays after delivery', async (t) => {
   const net = await startFakeSmtp();
   t.after(() => net.close());
   const config = testConfig({ transport: { 'example.net': route(net) } });
-  const inboxId = f.store.messages.ensureInbox(f.aliceId);
-  await enqueue(f.store, { queueId: 'q1', recipients: ['bob@example.net'], mailboxIds: [inboxId] });
+  await enqueue(f.store, { queueId: 'q1', recipients: ['bob@example.net'], localUserIds: [f.aliceId] });
   await createOutboundQueue(queueOptions(f, { config })).runOnce();
   assert.equal(net.messages.length, 1);
-  assert.equal(await blobCount(f.store), 1);
+  assert.equal(await blobCount(f.dir), 1);
   assert.equal((await inbox(f.store, f.aliceId)).length, 1);
 });
 
@@ -72,12 +78,12 @@ test('4xx: retried with exponential backoff, then delivered', async (t) => {
   let clock = Date.now();
   const config = testConfig({ transport: { 'example.net': route(net) }, retry_initial: '10s', retry_max: '15s' });
   const queue = createOutboundQueue(queueOptions(f, { config, now: () => clock }));
-  const rows = new QueueStore(f.store.db, f.store.blobs);
+  const rows = f.store.queue;
   await enqueue(f.store, { queueId: 'q1', recipients: ['bob@example.net'] });
-  clock = rows.list()[0]!.createdAt;
+  clock = (await rows.list())[0]!.createdAt;
 
   await queue.runOnce();
-  let [row] = rows.list();
+  let [row] = (await rows.list());
   assert.equal(row!.attempts, 1);
   assert.equal(row!.nextAttemptAt, clock + 10_000);
   assert.match(row!.lastError!, /^127\.0\.0\.1:\d+: 451 4\.7\.1 greylisted, try later$/);
@@ -89,13 +95,13 @@ test('4xx: retried with exponential backoff, then delivered', async (t) => {
 
   clock += 1;
   await queue.runOnce();
-  [row] = rows.list();
+  [row] = (await rows.list());
   assert.equal(row!.attempts, 2);
   assert.equal(row!.nextAttemptAt, clock + 15_000, 'doubled, capped at retry_max');
 
   clock += 15_000;
   await queue.runOnce();
-  assert.deepEqual(rows.list(), []);
+  assert.deepEqual((await rows.list()), []);
   assert.equal(net.messages.length, 1);
   assert.deepEqual(await inbox(f.store, f.aliceId), [], 'no notice for a delivered message');
 });
@@ -109,7 +115,7 @@ test('5xx: a notice (DSN) in the local sender\'s mailbox, rows and file removed'
   await createOutboundQueue(queueOptions(f, { config })).runOnce();
 
   assert.deepEqual(net.messages.map((m) => m.to), [['carol@example.net']]);
-  assert.deepEqual(new QueueStore(f.store.db, f.store.blobs).list(), []);
+  assert.deepEqual((await f.store.queue.list()), []);
   const [notice, ...more] = await inbox(f.store, f.aliceId);
   assert.equal(more.length, 0);
   assert.match(notice!, /^Return-Path: <>\r\n/);
@@ -121,7 +127,7 @@ test('5xx: a notice (DSN) in the local sender\'s mailbox, rows and file removed'
   assert.match(notice!, /Subject: outbound test/, 'the original header is returned');
   assert.doesNotMatch(notice!, /Hello Bob/, 'the body is not');
   // The original file went with its rows; only the notice's file remains.
-  assert.equal(await blobCount(f.store), 1);
+  assert.equal(await blobCount(f.dir), 1);
   assert.ok(f.logs.some((line) => line.msg === 'delivery failed; notice sent to the sender' && line.queueId === 'q5'));
 });
 
@@ -132,22 +138,22 @@ test('expiry: retries given up after max_age with a notice; the last try falls a
   let clock = Date.now();
   const config = testConfig({ transport: { 'example.net': route(net) }, retry_initial: '40m', retry_max: '50m', max_age: '1h' });
   const queue = createOutboundQueue(queueOptions(f, { config, now: () => clock }));
-  const rows = new QueueStore(f.store.db, f.store.blobs);
+  const rows = f.store.queue;
   await enqueue(f.store, { queueId: 'q7', recipients: ['bob@example.net'] });
-  const createdAt = rows.list()[0]!.createdAt;
+  const createdAt = (await rows.list())[0]!.createdAt;
 
   clock = createdAt;
   await queue.runOnce();
-  assert.equal(rows.list()[0]!.nextAttemptAt, createdAt + 40 * 60_000);
+  assert.equal((await rows.list())[0]!.nextAttemptAt, createdAt + 40 * 60_000);
   clock = createdAt + 40 * 60_000;
   await queue.runOnce();
-  assert.equal(rows.list()[0]!.nextAttemptAt, createdAt + 60 * 60_000, 'not later than created_at + max_age');
+  assert.equal((await rows.list())[0]!.nextAttemptAt, createdAt + 60 * 60_000, 'not later than created_at + max_age');
   assert.deepEqual(await inbox(f.store, f.aliceId), []);
 
   clock = createdAt + 60 * 60_000;
   await queue.runOnce();
   assert.equal(net.connections(), 3);
-  assert.deepEqual(rows.list(), []);
+  assert.deepEqual((await rows.list()), []);
   const [notice] = await inbox(f.store, f.aliceId);
   assert.match(notice!, /Status: 4\.3\.2\r\n/);
   assert.match(notice!, /delivery given up after 3 attempts in 0\.\d days/);
@@ -164,7 +170,7 @@ test('null MX: failed at once with a notice, no connection, no retry', async (t)
   const config = testConfig();
   await enqueue(f.store, { queueId: 'qn', recipients: ['bob@nullmx.example'] });
   await createOutboundQueue(queueOptions(f, { config, resolver })).runOnce();
-  assert.deepEqual(new QueueStore(f.store.db, f.store.blobs).list(), []);
+  assert.deepEqual((await f.store.queue.list()), []);
   const [notice] = await inbox(f.store, f.aliceId);
   assert.match(notice!, /Status: 5\.1\.10\r\n/);
   assert.match(notice!, /does not accept mail \(null MX, RFC 7505\)/);
@@ -184,9 +190,9 @@ test('no backscatter: relayed mail (origin mta) and non-local senders are droppe
   await enqueue(f.store, { queueId: 'qm3', origin: 'msa', mailFrom: 'stranger@example.org', recipients: ['bob@example.net'] });
   await enqueue(f.store, { queueId: 'qm4', origin: 'msa', mailFrom: '', recipients: ['bob@example.net'] });
   await createOutboundQueue(queueOptions(f, { config })).runOnce();
-  assert.deepEqual(new QueueStore(f.store.db, f.store.blobs).list(), []);
+  assert.deepEqual((await f.store.queue.list()), []);
   assert.deepEqual(await inbox(f.store, f.aliceId), []);
-  assert.equal(await blobCount(f.store), 0);
+  assert.equal(await blobCount(f.dir), 0);
   const dropped = f.logs.filter((line) => line.msg === 'delivery failed; no notice sent');
   assert.deepEqual(
     dropped.map((line) => [line.queueId, line.why]).sort(),
@@ -243,8 +249,8 @@ test('connection limits: at most max_per_domain per domain and max_connections i
   }
   const queue = createOutboundQueue(queueOptions(f, { config, pollIntervalMs: 50 }));
   queue.start();
-  const rows = new QueueStore(f.store.db, f.store.blobs);
-  await waitFor(() => rows.list().length === 0, 15_000, 'the queue to empty');
+  const rows = f.store.queue;
+  await waitFor(async () => (await rows.list()).length === 0, 15_000, 'the queue to empty');
   await queue.stop();
   assert.equal(net.messages.length + org.messages.length, 10);
   assert.ok(net.maxConcurrent() <= 2, `example.net: ${net.maxConcurrent()}`);
@@ -255,7 +261,7 @@ test('connection limits: at most max_per_domain per domain and max_connections i
 
 test('rows removed by another process during a delivery: no notice, nothing re-added', async (t) => {
   const f = await queueFixture(t);
-  const other = new QueueStore(f.store.db, f.store.blobs);
+  const other = f.store.queue;
   const net = await startFakeSmtp({
     rcpt: () => '550 5.1.1 no such user',
     mail: () => {
@@ -268,7 +274,7 @@ test('rows removed by another process during a delivery: no notice, nothing re-a
   const config = testConfig({ transport: { 'example.net': route(net) } });
   await enqueue(f.store, { queueId: 'qc', recipients: ['bob@example.net'] });
   await createOutboundQueue(queueOptions(f, { config })).runOnce();
-  assert.deepEqual(other.list(), []);
+  assert.deepEqual((await other.list()), []);
   assert.deepEqual(await inbox(f.store, f.aliceId), []);
 });
 
@@ -278,13 +284,13 @@ test('retry from another process makes held rows due; a held row is not attempte
   t.after(() => net.close());
   const config = testConfig({ transport: { 'example.net': route(net) } });
   await enqueue(f.store, { queueId: 'qr', recipients: ['bob@example.net'] });
-  const rows = new QueueStore(f.store.db, f.store.blobs);
+  const rows = f.store.queue;
   // Held for an hour, as the MSA's hold window would.
-  f.store.db.prepare('UPDATE queue SET next_attempt_at = ?').run(Date.now() + 3_600_000);
+  f.db.prepare('UPDATE queue SET next_attempt_at = ?').run(Date.now() + 3_600_000);
   const queue = createOutboundQueue(queueOptions(f, { config }));
   await queue.runOnce();
   assert.equal(net.connections(), 0);
-  assert.equal(rows.retry(Date.now(), 'qr'), 1);
+  assert.equal(await rows.retry(Date.now(), 'qr'), 1);
   await queue.runOnce();
   assert.equal(net.messages.length, 1);
 });
@@ -306,7 +312,7 @@ test('stop(): waits for deliveries in flight, aborts them after its timeout; int
   const started = Date.now();
   await queue.stop();
   assert.ok(Date.now() - started < 2500, `stop took ${Date.now() - started} ms`);
-  const [row] = new QueueStore(f.store.db, f.store.blobs).list();
+  const [row] = (await f.store.queue.list());
   assert.equal(row!.attempts, 0, 'an interrupted attempt is not counted');
   assert.ok(row!.nextAttemptAt <= Date.now());
   // After stop, kick() and start() do nothing.

@@ -1,11 +1,15 @@
-// Shared setup for the store tests: a real data directory in the system temp dir,
-// and users created with plain SQL (the account API is not used here on purpose).
+// Shared setup for the sqlite store tests: a real data directory in the system temp
+// dir, and users created with plain SQL (the account API is not used here on purpose).
+// `messages` drives the sqlite message store through mailbox ids, as these tests
+// were written: each call maps to the DeliveryStore/MailboxStore API one to one.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import { BlobStore } from '../../src/store/blobs.ts';
 import { type Db, openDatabase } from '../../src/store/sqlite/db.ts';
-import { MessageStore } from '../../src/store/sqlite/messages.ts';
+import { SqliteMessageStore } from '../../src/store/sqlite/messages.ts';
+import type { StoredMessage } from '../../src/store/mailboxes.ts';
 
 export function makeTempDir(): string {
   return mkdtempSync(join(tmpdir(), 'kakitome-'));
@@ -15,16 +19,96 @@ export function removeTempDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
 }
 
+export interface DeliveredMessage {
+  id: number;
+  mailboxId: number;
+  uid: number;
+  uidl: string;
+  size: number;
+}
+
+/** The sqlite message store addressed by mailbox id. */
+export class MessagesByMailbox {
+  readonly store: SqliteMessageStore;
+  readonly #db: Db;
+
+  constructor(db: Db, store: SqliteMessageStore) {
+    this.#db = db;
+    this.store = store;
+  }
+
+  ensureInbox(userId: number): number {
+    return this.store.createMailbox(userId);
+  }
+
+  /** One file, one copy per mailbox; an unknown mailbox id stands for a user that does not exist. */
+  async deliver(content: Buffer | AsyncIterable<Uint8Array>, mailboxIds: readonly number[]): Promise<DeliveredMessage[]> {
+    const copies = mailboxIds.map((id) => {
+      const row = this.#db.prepare('SELECT user_id, name FROM mailboxes WHERE id = ?').get(id) as { user_id: number; name: string } | undefined;
+      return { userId: row?.user_id ?? id, folder: row?.name ?? 'INBOX', flags: [], keywords: [] };
+    });
+    const file = this.store.newMessageFile();
+    try {
+      const { size } = await this.store.writeMessageFile(file, content);
+      const [delivered] = await this.store.commitDelivery([{ file, size, copies, queued: [] }]);
+      return delivered!.map((copy) => ({ id: copy.id, mailboxId: copy.mailboxId, uid: copy.uid, uidl: copy.uidl, size }));
+    } catch (err) {
+      await this.store.abandonMessageFile(file, err);
+      throw err;
+    }
+  }
+
+  list(mailboxId: number): Promise<StoredMessage[]> {
+    return this.store.listMessages(mailboxId);
+  }
+
+  get(id: number): Promise<StoredMessage | undefined> {
+    return this.store.getMessage(id);
+  }
+
+  readContent(id: number): Promise<Buffer> {
+    return this.store.readMessage(id);
+  }
+
+  openContent(id: number): Promise<Readable> {
+    return this.store.openMessage(id);
+  }
+
+  expunge(mailboxId: number, ids: readonly number[]): Promise<void> {
+    return this.store.expunge(mailboxId, ids);
+  }
+
+  removeMailboxesOfUser(userId: number): string[] {
+    return this.store.removeMailboxesOfUser(userId);
+  }
+
+  removeBlobs(names: Iterable<string>): Promise<void> {
+    return this.store.removeBlobs(names);
+  }
+
+  collectOrphanBlobs(options?: { minAgeMs?: number }): Promise<string[]> {
+    return this.store.collectOrphans(options);
+  }
+
+  idle(): Promise<void> {
+    return this.store.idle();
+  }
+
+  get commitStats() {
+    return this.store.commitStats;
+  }
+}
+
 export interface OpenedStore {
   db: Db;
   blobs: BlobStore;
-  messages: MessageStore;
+  messages: MessagesByMailbox;
 }
 
 export function openStore(dataDir: string, options: { maxBatchSize?: number } = {}): OpenedStore {
   const db = openDatabase(join(dataDir, 'store.sqlite'));
   const blobs = BlobStore.open(dataDir);
-  return { db, blobs, messages: new MessageStore(db, blobs, options) };
+  return { db, blobs, messages: new MessagesByMailbox(db, new SqliteMessageStore(db, blobs, options)) };
 }
 
 /** Inserts the user (and its domain if missing) directly; returns the user id. */

@@ -45,7 +45,7 @@ test('every delivery acknowledged before SIGKILL survives it', async (t) => {
 
   const reopened = openStore(dataDir);
   try {
-    const stored = reopened.messages.list(mailbox);
+    const stored = (await reopened.messages.list(mailbox));
     const byUidl = new Map(stored.map((message) => [message.uidl, message]));
     for (const [uidl, index] of acked) {
       const message = byUidl.get(uidl);

@@ -3,8 +3,8 @@ import { existsSync } from 'node:fs';
 import { text } from 'node:stream/consumers';
 import { after, afterEach, beforeEach, describe, test } from 'node:test';
 import { BatchCommitError } from '../../src/store/group-commit.ts';
-import { transaction } from '../../src/store/sqlite/db.ts';
-import { UnknownMailboxError, UnknownMessageError } from '../../src/store/sqlite/messages.ts';
+import { UnknownMailboxError, UnknownMessageError } from '../../src/store/mailboxes.ts';
+import { SqliteAccountStore } from '../../src/store/sqlite/accounts.ts';
 import {
   countBlobFiles,
   createUser,
@@ -49,7 +49,7 @@ describe('MessageStore', () => {
 
   test('delivers, lists in uid order and reads back the exact bytes', async () => {
     for (let i = 0; i < 5; i++) await store.messages.deliver(deterministicMessage(i), [alice]);
-    const listed = store.messages.list(alice);
+    const listed = (await store.messages.list(alice));
     assert.deepEqual(
       listed.map((message) => message.uid),
       [1, 2, 3, 4, 5],
@@ -59,10 +59,10 @@ describe('MessageStore', () => {
       assert.equal(message.size, expected.byteLength);
       assert.equal(message.flags, 0);
       assert.deepEqual(await store.messages.readContent(message.id), expected);
-      assert.equal(await text(store.messages.openContent(message.id)), expected.toString());
-      assert.deepEqual(store.messages.get(message.id), message);
+      assert.equal(await text(await store.messages.openContent(message.id)), expected.toString());
+      assert.deepEqual((await store.messages.get(message.id)), message);
     }
-    assert.deepEqual(store.messages.list(bob), []);
+    assert.deepEqual((await store.messages.list(bob)), []);
   });
 
   test('accepts content as an async iterable', async () => {
@@ -77,7 +77,7 @@ describe('MessageStore', () => {
 
   test('uidls are unique, printable, at most 70 characters and stable across a reopen', async () => {
     await Promise.all(Array.from({ length: 50 }, (_, i) => store.messages.deliver(deterministicMessage(i), [alice, bob])));
-    const before = [...store.messages.list(alice), ...store.messages.list(bob)];
+    const before = [...(await store.messages.list(alice)), ...(await store.messages.list(bob))];
     const uidls = before.map((message) => message.uidl);
     assert.equal(new Set(uidls).size, 100);
     for (const uidl of uidls) assert.match(uidl, /^[\x21-\x7e]{1,70}$/);
@@ -85,7 +85,7 @@ describe('MessageStore', () => {
     await store.messages.idle();
     store.db.close();
     store = openStore(dataDir);
-    const afterReopen = [...store.messages.list(alice), ...store.messages.list(bob)];
+    const afterReopen = [...(await store.messages.list(alice)), ...(await store.messages.list(bob))];
     assert.deepEqual(afterReopen, before);
     // next_uid survived too: the next message continues the sequence.
     const [next] = await store.messages.deliver(deterministicMessage(99), [alice]);
@@ -113,7 +113,7 @@ describe('MessageStore', () => {
     const single = store.blobs.path(blobNameOf(aliceOnly!.id));
 
     await store.messages.expunge(alice, [toAlice!.id, aliceOnly!.id]);
-    assert.deepEqual(store.messages.list(alice), []);
+    assert.deepEqual((await store.messages.list(alice)), []);
     assert.equal(existsSync(single), false);
     assert.equal(existsSync(shared), true, 'still referenced by bob');
     assert.deepEqual(await store.messages.readContent(toBob!.id), deterministicMessage(1));
@@ -135,7 +135,7 @@ describe('MessageStore', () => {
   test('expunge ignores ids that belong to another mailbox', async () => {
     const [bobs] = await store.messages.deliver(deterministicMessage(3), [bob]);
     await store.messages.expunge(alice, [bobs!.id]);
-    assert.equal(store.messages.list(bob).length, 1);
+    assert.equal((await store.messages.list(bob)).length, 1);
     assert.deepEqual(await store.messages.readContent(bobs!.id), deterministicMessage(3));
   });
 
@@ -151,29 +151,20 @@ describe('MessageStore', () => {
     assert.equal(store.db.prepare('SELECT count(*) AS n FROM mailboxes WHERE id = ?').get(alice)!.n, 0);
     await store.messages.removeBlobs(freed);
     assert.equal(await countBlobFiles(store.blobs), 1);
-    assert.equal(store.messages.list(bob).length, 1);
+    assert.equal((await store.messages.list(bob)).length, 1);
   });
 
-  test('removeUser deletes the user in the account transaction, then its files', async () => {
+  test('removeUser deletes the user with its mailboxes in one transaction, then its files', async () => {
     await store.messages.deliver(deterministicMessage(1), [alice, bob]);
     await store.messages.deliver(deterministicMessage(2), [alice]);
-    const accounts = {
-      removeUser<T>(address: string, beforeDelete: (user: { id: number }) => T) {
-        return transaction(store.db, () => {
-          const user = store.db.prepare('SELECT id FROM users WHERE address = ?').get(address) as { id: number };
-          const value = beforeDelete(user);
-          store.db.prepare('DELETE FROM users WHERE id = ?').run(user.id);
-          return { value, aliasLinksRemoved: 0 };
-        });
-      },
-    };
-    assert.deepEqual(await store.messages.removeUser('alice@example.test', accounts), {
+    const accounts = new SqliteAccountStore(store.db, store.messages.store);
+    assert.deepEqual(await accounts.removeUser('alice@example.test'), {
       aliasLinksRemoved: 0,
       blobsRemoved: 1,
     });
     assert.equal(store.db.prepare('SELECT count(*) AS n FROM users').get()!.n, 1);
     assert.equal(await countBlobFiles(store.blobs), 1);
-    assert.deepEqual(await store.messages.readContent(store.messages.list(bob)[0]!.id), deterministicMessage(1));
+    assert.deepEqual(await store.messages.readContent((await store.messages.list(bob))[0]!.id), deterministicMessage(1));
   });
 
   test('removeMailboxesOfUser joins the caller transaction, which may roll it back', () => {
@@ -194,10 +185,10 @@ describe('MessageStore', () => {
     const stats = store.messages.commitStats;
     assert.equal(stats.items, count);
     assert.ok(stats.batches < count / 5, `expected batching, got ${stats.batches} batches for ${count} deliveries`);
-    const listed = [...store.messages.list(alice), ...store.messages.list(bob)];
+    const listed = [...(await store.messages.list(alice)), ...(await store.messages.list(bob))];
     assert.equal(listed.length, count);
     assert.deepEqual(
-      store.messages.list(alice).map((message) => message.uid),
+      (await store.messages.list(alice)).map((message) => message.uid),
       Array.from({ length: count / 2 }, (_, i) => i + 1),
     );
     for (const [i, [message]] of delivered.entries()) {
@@ -216,7 +207,7 @@ describe('MessageStore', () => {
     assert.equal(results[1]!.status, 'rejected');
     assert.ok((results[1] as PromiseRejectedResult).reason instanceof UnknownMailboxError);
     assert.equal(results[2]!.status, 'fulfilled');
-    assert.equal(store.messages.list(alice).length, 1, 'the failed delivery left no row in alice');
+    assert.equal((await store.messages.list(alice)).length, 1, 'the failed delivery left no row in alice');
     assert.equal(await countBlobFiles(store.blobs), 2);
     assert.equal(store.db.prepare('SELECT next_uid FROM mailboxes WHERE id = ?').get(alice)!.next_uid, 2);
   });
@@ -286,7 +277,7 @@ describe('MessageStore files on disk', () => {
     const [message] = await store.messages.deliver(deterministicMessage(1), [mailbox]);
     store.db.prepare('UPDATE messages SET blob = ? WHERE id = ?').run('../../../etc/passwd', message!.id);
     await assert.rejects(store.messages.readContent(message!.id), /invalid blob name/);
-    assert.throws(() => store.messages.openContent(message!.id), /invalid blob name/);
+    await assert.rejects(store.messages.openContent(message!.id), /invalid blob name/);
     store.db.close();
   });
 });

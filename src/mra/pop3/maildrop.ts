@@ -1,21 +1,22 @@
 // A POP3 maildrop (RFC 1939 §5): the INBOX as it was at login, numbered 1..n, with
 // messages marked for deletion. Nothing is removed until QUIT in the TRANSACTION
 // state; a dropped connection removes nothing. One session at a time per mailbox.
-import type { MessageStore, StoredMessage } from '../../store/sqlite/messages.ts';
+import type { MailboxStore, StoredMessage } from '../../store/mailboxes.ts';
+import { INBOX } from '../../store/mailboxes.ts';
 
-/** Exclusive maildrop locks across all POP3 sessions of this server. */
+/** Exclusive maildrop locks across all POP3 sessions of this server, one per user. */
 export class MaildropLocks {
   readonly #held = new Set<number>();
 
-  /** Takes the mailbox's lock; returns its release, or undefined when another session holds it. */
-  acquire(mailboxId: number): (() => void) | undefined {
-    if (this.#held.has(mailboxId)) return undefined;
-    this.#held.add(mailboxId);
+  /** Takes the user's maildrop lock; returns its release, or undefined when another session holds it. */
+  acquire(userId: number): (() => void) | undefined {
+    if (this.#held.has(userId)) return undefined;
+    this.#held.add(userId);
     let released = false;
     return () => {
       if (released) return;
       released = true;
-      this.#held.delete(mailboxId);
+      this.#held.delete(userId);
     };
   }
 }
@@ -24,16 +25,23 @@ export class MaildropLocks {
 const READ_AHEAD = 8;
 
 export class Maildrop {
-  readonly mailboxId: number;
-  readonly #store: MessageStore;
+  /** Undefined while nothing was ever delivered to the user: an empty maildrop. */
+  readonly mailboxId: number | undefined;
+  readonly #store: MailboxStore;
   readonly #messages: StoredMessage[];
   readonly #deleted = new Set<number>();
   readonly #reads = new Map<number, Promise<Buffer>>();
 
-  constructor(store: MessageStore, mailboxId: number) {
+  private constructor(store: MailboxStore, mailboxId: number | undefined, messages: StoredMessage[]) {
     this.#store = store;
     this.mailboxId = mailboxId;
-    this.#messages = store.list(mailboxId);
+    this.#messages = messages;
+  }
+
+  /** The user's INBOX as it is now (POP3 reads nothing else; it creates nothing). */
+  static async open(store: MailboxStore, userId: number): Promise<Maildrop> {
+    const mailboxId = await store.findMailbox(userId, INBOX);
+    return new Maildrop(store, mailboxId, mailboxId === undefined ? [] : await store.listMessages(mailboxId));
   }
 
   /** The message numbered n (1-based) unless out of range; `deleted` tells if it is marked. */
@@ -83,7 +91,7 @@ export class Maildrop {
     if (!read) {
       const entry = this.message(n);
       if (!entry) return Promise.reject(new RangeError(`no message ${n}`));
-      read = this.#store.readListedContent(entry.message);
+      read = this.#store.readListedMessage(entry.message);
       read.catch(() => {}); // a read ahead that is never asked for must not go unhandled
       this.#reads.set(n, read);
     }
@@ -93,7 +101,7 @@ export class Maildrop {
   /** UPDATE state (RFC 1939 §6): removes the marked messages durably. */
   async expunge(): Promise<number> {
     const ids = [...this.#deleted].map((n) => this.#messages[n - 1]!.id);
-    if (ids.length > 0) await this.#store.expunge(this.mailboxId, ids);
+    if (ids.length > 0 && this.mailboxId !== undefined) await this.#store.expunge(this.mailboxId, ids);
     return ids.length;
   }
 }

@@ -13,13 +13,13 @@ import { TLSSocket, type SecureContext } from 'node:tls';
 import { upgradeToTls } from '../../tls/upgrade.ts';
 import { once } from 'node:events';
 import type { Logger } from 'pino';
-import type { Store } from '../../store/store.ts';
-import type { UserRecord } from '../../store/sqlite/accounts.ts';
+import type { AccountStore, UserRecord } from '../../store/accounts.ts';
+import type { MailboxStore } from '../../store/mailboxes.ts';
+import type { GrantStore } from '../../store/grants.ts';
 import type { AuthLockout } from '../../policy/access/lockout.ts';
 import { apopTimestamp } from '../../auth/apop.ts';
 import { decodeSaslPlain } from '../../auth/sasl-plain.ts';
 import { loginWithApop, loginWithPassword, type LoginResult } from '../../auth/login.ts';
-import type { PopBeforeSmtpRegistry } from '../../msa/pop-before-smtp.ts';
 import { dotStuffedPieces, topOfMessage } from './dot-stuffing.ts';
 import { CommandInput, HTTP_REQUEST, LINE_TOO_LONG } from '../../server/command-input.ts';
 import { Maildrop, type MaildropLocks } from './maildrop.ts';
@@ -36,14 +36,15 @@ const MAX_BUFFERED_INPUT = 64 * 1024;
 
 export interface Pop3SessionOptions {
   hostname: string;
-  store: Store;
+  accounts: Pick<AccountStore, 'getUser'>;
+  mailboxes: MailboxStore;
   locks: MaildropLocks;
   lockout: AuthLockout;
   apop: boolean;
   idleTimeoutMs: number;
   /** For STLS; undefined on port 995, which is TLS from the start. */
   secureContext: SecureContext | undefined;
-  popBeforeSmtp: { registry: PopBeforeSmtpRegistry; ttlMs: number } | undefined;
+  popBeforeSmtp: { grants: Pick<GrantStore, 'recordPopLogin'>; ttlMs: number } | undefined;
   logger: Logger;
 }
 
@@ -219,16 +220,16 @@ export class Pop3Session {
     const name = this.#userName;
     this.#userName = undefined;
     if (name === undefined) return this.#error(REPLY.needUser);
-    const { store, lockout } = this.#options;
-    await this.#completeLogin(name, 'USER', await loginWithPassword(store.accounts, lockout, this.remoteAddress, name, argument));
+    const { accounts, lockout } = this.#options;
+    await this.#completeLogin(name, 'USER', await loginWithPassword(accounts, lockout, this.remoteAddress, name, argument));
   }
 
   async #cmdApop(argument: string): Promise<void> {
     const match = /^(\S+) ([0-9A-Fa-f]{32})$/.exec(argument);
     if (!this.#timestamp) return this.#error(REPLY.apopUnavailable);
     if (!match) return this.#error(REPLY.syntax);
-    const { store, lockout } = this.#options;
-    const result = loginWithApop(store.accounts, lockout, this.remoteAddress, match[1]!, this.#timestamp, match[2]!);
+    const { accounts, lockout } = this.#options;
+    const result = await loginWithApop(accounts, lockout, this.remoteAddress, match[1]!, this.#timestamp, match[2]!);
     await this.#completeLogin(match[1]!, 'APOP', result);
   }
 
@@ -257,8 +258,8 @@ export class Pop3Session {
     if (!credentials || (credentials.authzid !== '' && credentials.authzid !== credentials.username)) {
       return this.#error(REPLY.authFailed);
     }
-    const { store, lockout } = this.#options;
-    const result = await loginWithPassword(store.accounts, lockout, this.remoteAddress, credentials.username, credentials.password);
+    const { accounts, lockout } = this.#options;
+    const result = await loginWithPassword(accounts, lockout, this.remoteAddress, credentials.username, credentials.password);
     await this.#completeLogin(credentials.username, 'AUTH PLAIN', result);
   }
 
@@ -268,14 +269,13 @@ export class Pop3Session {
       this.#options.logger.info({ ...log, reason: result.reason }, 'POP3 login refused');
       return this.#error(result.reason === 'locked' ? REPLY.lockedOut : REPLY.authFailed);
     }
-    const { store, locks } = this.#options;
-    const mailboxId = store.messages.ensureInbox(result.user.id);
-    const release = locks.acquire(mailboxId);
+    const { mailboxes, locks } = this.#options;
+    const release = locks.acquire(result.user.id);
     // RFC 2449 §8.1.1: [IN-USE] only after the credentials were accepted.
     if (!release) return this.#error(REPLY.inUse);
     let maildrop: Maildrop;
     try {
-      maildrop = new Maildrop(store.messages, mailboxId);
+      maildrop = await Maildrop.open(mailboxes, result.user.id);
     } catch (err) {
       release();
       throw err;
@@ -283,7 +283,7 @@ export class Pop3Session {
     this.#tx = { user: result.user, maildrop, release };
     this.#state = 'transaction';
     const pbs = this.#options.popBeforeSmtp;
-    if (pbs) pbs.registry.record(this.remoteAddress, result.user.id, pbs.ttlMs);
+    if (pbs) await pbs.grants.recordPopLogin(this.remoteAddress, result.user.id, pbs.ttlMs);
     const { count, octets } = maildrop.stat();
     this.#options.logger.info({ ...log, user: result.user.address, messages: count }, 'POP3 login');
     this.#write(REPLY.loggedIn(count, octets));

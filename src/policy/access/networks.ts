@@ -6,14 +6,9 @@ export interface NetworkList {
   readonly empty: boolean;
 }
 
-/**
- * An IPv4 client on a dual-stack socket shows up as ::ffff:a.b.c.d (RFC 4291
- * §2.5.5.2); it is matched as the IPv4 address it is.
- */
-export function plainAddress(address: string): string {
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-  return mapped ? mapped[1]! : address;
-}
+import { plainAddress } from '../../mail/ip.ts';
+
+export { plainAddress };
 
 /** A list built from CIDR strings already validated by the config schema ("10.0.0.0/8", "::1/128"). */
 export function networkList(cidrs: readonly string[]): NetworkList {

@@ -3,16 +3,9 @@
 // without Ed25519 support remain).
 import { generateKeyPairSync, createPublicKey } from 'node:crypto';
 
-export type DkimAlgorithm = 'rsa-sha256' | 'ed25519-sha256';
+import type { DkimAlgorithm, DkimKeyPair } from '../../mail/dkim-key.ts';
 
-export interface DkimKeyPair {
-  selector: string;
-  algorithm: DkimAlgorithm;
-  /** PKCS#8 PEM */
-  privateKey: string;
-  /** the p= value of the DNS record, base64 */
-  publicKey: string;
-}
+export type { DkimAlgorithm, DkimKeyPair };
 
 const RSA_BITS = 2048;
 // An Ed25519 SubjectPublicKeyInfo is this 12-byte header plus the 32-byte key.

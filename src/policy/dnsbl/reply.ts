@@ -1,6 +1,6 @@
 // The SMTP reply for a listed client, in the wording Postfix made familiar, so that
 // senders and their admins recognise it and know where to look.
-import type { Reply } from '../../smtp/replies.ts';
+import type { Reply } from '../../mail/reply.ts';
 import type { DnsblListing } from './checker.ts';
 import { displayAddress } from './query-name.ts';
 

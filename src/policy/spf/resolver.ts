@@ -13,25 +13,14 @@
 //   ECONNREFUSED...) is a temporary error (RFC 7208 §4.4/§5, RFC 6376 §6.1.2, RFC 7489 §6.6.3).
 import type { DNSResolver } from 'mailauth';
 
-export interface MxAnswer {
-  exchange: string;
-  priority: number;
-}
+import type { DnsLookups, MxAnswer } from '../../dns/lookups.ts';
+
+export type { DnsLookups, MxAnswer };
 
 export type DnsAnswer = string[] | string[][] | MxAnswer[];
 
 /** What mailauth calls for every DNS question. */
 export type MailauthResolver = (name: string, rrtype: string) => Promise<DnsAnswer>;
-
-/** The part of node:dns/promises' Resolver the checks use (a Resolver is one). */
-export interface DnsLookups {
-  resolveTxt(name: string): Promise<string[][]>;
-  resolveMx(name: string): Promise<MxAnswer[]>;
-  resolve4(name: string): Promise<string[]>;
-  resolve6(name: string): Promise<string[]>;
-  resolvePtr(name: string): Promise<string[]>;
-  resolveCname(name: string): Promise<string[]>;
-}
 
 /** An Error with a node:dns style code, as mailauth reads it. */
 export function dnsError(code: string, name: string, rrtype: string): Error & { code: string } {

@@ -1,33 +1,15 @@
-// Accounts in the embedded store: local domains, users (mailboxes) and aliases.
-// Every name arriving here has been normalised by src/mail/address.ts; this module
-// keeps the cross-table rules (an address is a user or an alias, never both; a
-// domain with accounts cannot be removed) inside single transactions.
+// The account store on sqlite (src/store/accounts.ts is the contract): local domains,
+// users and aliases. The cross-table rules (an address is a user or an alias, never
+// both; a domain with accounts cannot be removed) hold inside single transactions.
+// Lookups are synchronous statements behind async methods: they run on every RCPT,
+// and a prepared sqlite SELECT is cheaper than any hop to another thread.
 import type { StatementSync } from 'node:sqlite';
 import type { Db } from './db.ts';
 import { transaction } from './db.ts';
-
-export class AccountError extends Error {}
-
-export interface UserRecord {
-  id: number;
-  address: string;
-  domain: string;
-  passwordHash: string;
-  apopSecret: string | null;
-  createdAt: number;
-}
-
-export interface DomainRecord {
-  name: string;
-  createdAt: number;
-  users: number;
-  aliases: number;
-}
-
-export interface AliasRecord {
-  address: string;
-  targets: string[];
-}
+import { AccountError, type AccountStore, type AliasRecord, type DomainRecord, type UserRecord } from '../accounts.ts';
+import type { DkimKeyPair } from '../../mail/dkim-key.ts';
+import { insertDkimKeys } from './dkim-keys.ts';
+import type { SqliteMessageStore } from './messages.ts';
 
 interface UserRow {
   id: number;
@@ -49,13 +31,15 @@ function toUser(row: UserRow): UserRecord {
   };
 }
 
-export class AccountStore {
+export class SqliteAccountStore implements AccountStore {
   readonly #db: Db;
+  readonly #messages: SqliteMessageStore;
   /** Prepared statements by SQL text: lookups run for every RCPT. */
   readonly #statements = new Map<string, StatementSync>();
 
-  constructor(db: Db) {
+  constructor(db: Db, messages: SqliteMessageStore) {
     this.#db = db;
+    this.#messages = messages;
   }
 
   #prepare(sql: string): StatementSync {
@@ -69,18 +53,23 @@ export class AccountStore {
 
   // ── domains ──────────────────────────────────────────────────────────────
 
-  isLocalDomain(domain: string): boolean {
+  async isLocalDomain(domain: string): Promise<boolean> {
+    return this.#isLocalDomain(domain);
+  }
+
+  #isLocalDomain(domain: string): boolean {
     return this.#prepare('SELECT 1 FROM domains WHERE name = ?').get(domain) !== undefined;
   }
 
-  addDomain(domain: string, now = Date.now()): void {
+  async addDomain(domain: string, dkimKeys: readonly DkimKeyPair[], now = Date.now()): Promise<void> {
     transaction(this.#db, () => {
-      if (this.isLocalDomain(domain)) throw new AccountError(`domain ${domain} already exists`);
+      if (this.#isLocalDomain(domain)) throw new AccountError(`domain ${domain} already exists`);
       this.#prepare('INSERT INTO domains (name, created_at) VALUES (?, ?)').run(domain, now);
+      insertDkimKeys(this.#db, domain, dkimKeys, now);
     });
   }
 
-  listDomains(): DomainRecord[] {
+  async listDomains(): Promise<DomainRecord[]> {
     const rows = this.#prepare(
         `SELECT d.name, d.created_at,
                 (SELECT count(*) FROM users u WHERE u.domain = d.name) AS users,
@@ -92,9 +81,9 @@ export class AccountStore {
   }
 
   /** Removes an empty domain (and its DKIM keys). Refuses while users or aliases remain. */
-  removeDomain(domain: string): void {
+  async removeDomain(domain: string): Promise<void> {
     transaction(this.#db, () => {
-      if (!this.isLocalDomain(domain)) throw new AccountError(`no such domain: ${domain}`);
+      if (!this.#isLocalDomain(domain)) throw new AccountError(`no such domain: ${domain}`);
       const users = this.#count('SELECT count(*) AS n FROM users WHERE domain = ?', domain);
       const aliases = this.#count('SELECT count(DISTINCT address) AS n FROM aliases WHERE domain = ?', domain);
       if (users > 0 || aliases > 0) {
@@ -108,29 +97,35 @@ export class AccountStore {
 
   // ── users ────────────────────────────────────────────────────────────────
 
-  addUser(address: string, domain: string, passwordHash: string, now = Date.now()): UserRecord {
+  async addUser(address: string, domain: string, passwordHash: string, now = Date.now()): Promise<UserRecord> {
     return transaction(this.#db, () => {
       this.#requireLocalDomain(domain, address);
-      if (this.getUser(address)) throw new AccountError(`user ${address} already exists`);
-      if (this.getAlias(address)) throw new AccountError(`${address} is already an alias`);
+      if (this.#user(address)) throw new AccountError(`user ${address} already exists`);
+      if (this.#alias(address)) throw new AccountError(`${address} is already an alias`);
       this.#db
         .prepare('INSERT INTO users (address, domain, password_hash, created_at) VALUES (?, ?, ?, ?)')
         .run(address, domain, passwordHash, now);
-      return this.getUser(address)!;
+      const user = this.#user(address)!;
+      this.#messages.createMailbox(user.id);
+      return user;
     });
   }
 
-  getUser(address: string): UserRecord | undefined {
+  async getUser(address: string): Promise<UserRecord | undefined> {
+    return this.#user(address);
+  }
+
+  #user(address: string): UserRecord | undefined {
     const row = this.#prepare('SELECT * FROM users WHERE address = ?').get(address) as UserRow | undefined;
     return row && toUser(row);
   }
 
-  getUserById(id: number): UserRecord | undefined {
+  async getUserById(id: number): Promise<UserRecord | undefined> {
     const row = this.#prepare('SELECT * FROM users WHERE id = ?').get(id) as UserRow | undefined;
     return row && toUser(row);
   }
 
-  listUsers(domain?: string): UserRecord[] {
+  async listUsers(domain?: string): Promise<UserRecord[]> {
     const rows = (
       domain === undefined
         ? this.#prepare('SELECT * FROM users ORDER BY domain, address').all()
@@ -139,47 +134,53 @@ export class AccountStore {
     return rows.map(toUser);
   }
 
-  setPasswordHash(address: string, passwordHash: string): void {
+  async setPasswordHash(address: string, passwordHash: string): Promise<void> {
     const result = this.#prepare('UPDATE users SET password_hash = ? WHERE address = ?').run(passwordHash, address);
     if (result.changes === 0) throw new AccountError(`no such user: ${address}`);
   }
 
-  setApopSecret(address: string, secret: string | null): void {
+  async setApopSecret(address: string, secret: string | null): Promise<void> {
     const result = this.#prepare('UPDATE users SET apop_secret = ? WHERE address = ?').run(secret, address);
     if (result.changes === 0) throw new AccountError(`no such user: ${address}`);
   }
 
   /**
-   * Deletes the user row; mailboxes and message rows go with it (ON DELETE CASCADE).
-   * Alias entries pointing at the user are removed too. `beforeDelete` runs inside
-   * the same transaction (e.g. to collect the names of message files to remove).
+   * Deletes the user row with their mailboxes, messages and grants, and the alias
+   * entries pointing at the user, in one transaction; then the message files that
+   * only they referenced (after the commit: a row never exists without its file).
    */
-  removeUser<T>(address: string, beforeDelete: (user: UserRecord) => T): { value: T; aliasLinksRemoved: number } {
-    return transaction(this.#db, () => {
-      const user = this.getUser(address);
+  async removeUser(address: string): Promise<{ aliasLinksRemoved: number; blobsRemoved: number }> {
+    const { freed, aliasLinksRemoved } = transaction(this.#db, () => {
+      const user = this.#user(address);
       if (!user) throw new AccountError(`no such user: ${address}`);
-      const value = beforeDelete(user);
+      const freed = this.#messages.removeMailboxesOfUser(user.id);
       const links = this.#prepare('DELETE FROM aliases WHERE target = ?').run(address);
       this.#prepare('DELETE FROM users WHERE id = ?').run(user.id);
-      return { value, aliasLinksRemoved: Number(links.changes) };
+      return { freed, aliasLinksRemoved: Number(links.changes) };
     });
+    await this.#messages.removeBlobs(freed);
+    return { aliasLinksRemoved, blobsRemoved: freed.length };
   }
 
   // ── aliases ──────────────────────────────────────────────────────────────
 
-  getAlias(address: string): AliasRecord | undefined {
+  async getAlias(address: string): Promise<AliasRecord | undefined> {
+    return this.#alias(address);
+  }
+
+  #alias(address: string): AliasRecord | undefined {
     const rows = this.#prepare('SELECT target FROM aliases WHERE address = ? ORDER BY target')
       .all(address) as unknown as { target: string }[];
     return rows.length === 0 ? undefined : { address, targets: rows.map((r) => r.target) };
   }
 
   /** Aliases that name this address among their targets (one level). */
-  aliasesTargeting(address: string): string[] {
+  async aliasesTargeting(address: string): Promise<string[]> {
     const rows = this.#prepare('SELECT address FROM aliases WHERE target = ?').all(address) as unknown as { address: string }[];
     return rows.map((row) => row.address);
   }
 
-  listAliases(domain?: string): AliasRecord[] {
+  async listAliases(domain?: string): Promise<AliasRecord[]> {
     const rows = (
       domain === undefined
         ? this.#prepare('SELECT address, target FROM aliases ORDER BY address, target').all()
@@ -199,13 +200,13 @@ export class AccountStore {
    * existing user or alias, so that mail is never accepted for nobody; a target in
    * another domain is simple forwarding.
    */
-  addAlias(address: string, domain: string, targets: { address: string; domain: string }[], now = Date.now()): void {
+  async addAlias(address: string, domain: string, targets: { address: string; domain: string }[], now = Date.now()): Promise<void> {
     transaction(this.#db, () => {
       this.#requireLocalDomain(domain, address);
-      if (this.getUser(address)) throw new AccountError(`${address} is already a user`);
+      if (this.#user(address)) throw new AccountError(`${address} is already a user`);
       for (const target of targets) {
         if (target.address === address) throw new AccountError(`alias ${address} cannot point to itself`);
-        if (this.isLocalDomain(target.domain) && !this.getUser(target.address) && !this.getAlias(target.address)) {
+        if (this.#isLocalDomain(target.domain) && !this.#user(target.address) && !this.#alias(target.address)) {
           throw new AccountError(`alias target ${target.address} is in a local domain but is no user or alias`);
         }
       }
@@ -216,13 +217,13 @@ export class AccountStore {
     });
   }
 
-  removeAlias(address: string): void {
+  async removeAlias(address: string): Promise<void> {
     const result = this.#prepare('DELETE FROM aliases WHERE address = ?').run(address);
     if (result.changes === 0) throw new AccountError(`no such alias: ${address}`);
   }
 
   #requireLocalDomain(domain: string, address: string): void {
-    if (!this.isLocalDomain(domain)) {
+    if (!this.#isLocalDomain(domain)) {
       throw new AccountError(`${domain} is not a local domain (add it first: kakitome domain add ${domain}) for ${address}`);
     }
   }

@@ -3,12 +3,13 @@
 import { DatabaseSync } from 'node:sqlite';
 import { open } from 'node:fs/promises';
 import { migrations } from './migrations.ts';
+import { SchemaVersionError } from '../errors.ts';
 
 export type Db = DatabaseSync;
 
 const databaseFiles = new WeakMap<Db, string>();
 
-export class SchemaVersionError extends Error {}
+export { SchemaVersionError };
 
 export function openDatabase(file: string): Db {
   const db = new DatabaseSync(file, { timeout: 10_000 });

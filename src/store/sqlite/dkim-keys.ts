@@ -1,14 +1,9 @@
-// DKIM keys per local domain. Private keys stay in the store (inside the 0700 data
-// directory); retired keys stop signing but stay published until removed.
+// The key store on sqlite (src/store/keys.ts is the contract): DKIM keys per local
+// domain. Private keys stay inside the 0700 data directory.
 import type { Db } from './db.ts';
 import { transaction } from './db.ts';
-import type { DkimAlgorithm, DkimKeyPair } from '../../policy/dkim/keys.ts';
-
-export interface DkimKeyRecord extends DkimKeyPair {
-  domain: string;
-  createdAt: number;
-  retiredAt: number | null;
-}
+import type { DkimAlgorithm, DkimKeyPair } from '../../mail/dkim-key.ts';
+import type { DkimKeyRecord, KeyStore } from '../keys.ts';
 
 interface DkimKeyRow {
   domain: string;
@@ -20,25 +15,57 @@ interface DkimKeyRow {
   retired_at: number | null;
 }
 
-export class DkimKeyStore {
+/** Inside the caller's transaction (adding a domain adds its first keys). */
+export function insertDkimKeys(db: Db, domain: string, keys: readonly DkimKeyPair[], now: number): void {
+  const insert = db.prepare(
+    `INSERT INTO dkim_keys (domain, selector, algorithm, private_key, public_key, created_at)
+     VALUES (?, ?, ?, ?, ?, ?)`,
+  );
+  for (const key of keys) insert.run(domain, key.selector, key.algorithm, key.privateKey, key.publicKey, now);
+}
+
+export class SqliteKeyStore implements KeyStore {
   readonly #db: Db;
 
   constructor(db: Db) {
     this.#db = db;
   }
 
-  add(domain: string, keys: DkimKeyPair[], now = Date.now()): void {
-    transaction(this.#db, () => {
-      const insert = this.#db.prepare(
-        `INSERT INTO dkim_keys (domain, selector, algorithm, private_key, public_key, created_at)
-         VALUES (?, ?, ?, ?, ?, ?)`,
+  async addDkimKeys(domain: string, keys: readonly DkimKeyPair[], now = Date.now()): Promise<void> {
+    transaction(this.#db, () => insertDkimKeys(this.#db, domain, keys, now));
+  }
+
+  async listDkimKeys(domain: string): Promise<DkimKeyRecord[]> {
+    return this.#list(domain);
+  }
+
+  async activeDkimKeys(domain: string): Promise<DkimKeyRecord[]> {
+    return this.#list(domain).filter((k) => k.retiredAt === null);
+  }
+
+  async rotateDkimKeys(domain: string, keys: readonly DkimKeyPair[], now = Date.now()): Promise<string[]> {
+    return transaction(this.#db, () => {
+      const retired = this.#list(domain)
+        .filter((k) => k.retiredAt === null)
+        .map((k) => k.selector);
+      const update = this.#db.prepare(
+        'UPDATE dkim_keys SET retired_at = ? WHERE domain = ? AND selector = ? AND retired_at IS NULL',
       );
-      for (const key of keys) insert.run(domain, key.selector, key.algorithm, key.privateKey, key.publicKey, now);
+      for (const selector of retired) update.run(now, domain, selector);
+      insertDkimKeys(this.#db, domain, keys, now);
+      return retired;
     });
   }
 
-  /** Every key of the domain, active first, newest first. */
-  list(domain: string): DkimKeyRecord[] {
+  /** Deletes a retired key; an active key or an unknown selector is left alone (false). */
+  async removeDkimKey(domain: string, selector: string): Promise<boolean> {
+    const result = this.#db
+      .prepare('DELETE FROM dkim_keys WHERE domain = ? AND selector = ? AND retired_at IS NOT NULL')
+      .run(domain, selector);
+    return Number(result.changes) > 0;
+  }
+
+  #list(domain: string): DkimKeyRecord[] {
     const rows = this.#db
       .prepare(
         `SELECT * FROM dkim_keys WHERE domain = ?
@@ -54,34 +81,5 @@ export class DkimKeyStore {
       createdAt: r.created_at,
       retiredAt: r.retired_at,
     }));
-  }
-
-  selectors(domain: string): Set<string> {
-    return new Set(this.list(domain).map((k) => k.selector));
-  }
-
-  /** The keys that sign the domain's mail (not retired), newest first. */
-  active(domain: string): DkimKeyRecord[] {
-    return this.list(domain).filter((k) => k.retiredAt === null);
-  }
-
-  /** Marks active keys retired: they stop signing but stay published. Returns how many. */
-  retire(domain: string, selectors: readonly string[], now = Date.now()): number {
-    return transaction(this.#db, () => {
-      const update = this.#db.prepare(
-        'UPDATE dkim_keys SET retired_at = ? WHERE domain = ? AND selector = ? AND retired_at IS NULL',
-      );
-      let changed = 0;
-      for (const selector of selectors) changed += Number(update.run(now, domain, selector).changes);
-      return changed;
-    });
-  }
-
-  /** Deletes a retired key; an active key or an unknown selector is left alone (false). */
-  remove(domain: string, selector: string): boolean {
-    const result = this.#db
-      .prepare('DELETE FROM dkim_keys WHERE domain = ? AND selector = ? AND retired_at IS NOT NULL')
-      .run(domain, selector);
-    return Number(result.changes) > 0;
   }
 }

@@ -1,56 +1,24 @@
-// Mailbox messages: one blob file per delivery plus one `messages` row per recipient
-// mailbox. Rows and files keep one invariant: a row never exists without its file.
-// Delivery writes and fsyncs the file before its rows are committed; expunge commits
-// the deletion before it removes files. A crash in between leaves only an orphan file,
-// which collectOrphanBlobs() removes at startup.
-import type { ReadStream } from 'node:fs';
+// The mailbox and delivery stores on sqlite (src/store/mailboxes.ts and
+// deliveries.ts are the contracts): one blob file per message variant plus one
+// `messages` row per mailbox copy. Rows and files keep one invariant: a row never
+// exists without its file. Delivery writes and fsyncs the file before its rows are
+// committed; expunge commits the deletion before it removes files. A crash in between
+// leaves only an orphan file, which collectOrphans() removes at startup.
+import type { Readable } from 'node:stream';
 import type { StatementSync } from 'node:sqlite';
 import { type BlobStore, newBlobName } from '../blobs.ts';
 import { BatchCommitError, type GroupCommitStats, GroupCommitter } from '../group-commit.ts';
 import { type Db, transaction } from './db.ts';
+import { INBOX, type MailboxStore, type StoredMessage, UnknownMailboxError, UnknownMessageError } from '../mailboxes.ts';
+import { type DeliveredCopy, type DeliveryPart, type DeliveryStore, MESSAGE_FLAGS, type MailboxCopy } from '../deliveries.ts';
 
-export const INBOX = 'INBOX';
 /** Orphan collection leaves younger files alone: they may belong to a delivery still in flight elsewhere. */
 export const DEFAULT_ORPHAN_MIN_AGE_MS = 15 * 60_000;
-
-export interface StoredMessage {
-  id: number;
-  mailboxId: number;
-  uid: number;
-  /** POP3 UIDL (RFC 1939 §7): 26 lower-case base32 characters, unique and stable forever. */
-  uidl: string;
-  size: number;
-  flags: number;
-  /** Unix milliseconds. */
-  receivedAt: number;
-}
-
-export type DeliveredMessage = Omit<StoredMessage, 'flags'>;
-
-/** The part of the account store that user removal needs (AccountStore in accounts.ts). */
-export interface UserRemover {
-  /** Deletes the user in one transaction, calling beforeDelete inside it. */
-  removeUser<T>(address: string, beforeDelete: (user: { id: number }) => T): { value: T; aliasLinksRemoved: number };
-}
-
-export class UnknownMailboxError extends Error {}
-export class UnknownMessageError extends Error {}
-
-/** A remote recipient of an accepted message, kept for the outbound queue. */
-export interface QueuedRecipient {
-  queueId: string;
-  mailFrom: string;
-  recipient: string;
-  origin: 'mta' | 'msa';
-  /** First delivery attempt not before this (unix ms): the hold window of submitted mail. */
-  notBefore?: number;
-}
+/** sqlite's extended result code for a FOREIGN KEY violation. */
+const SQLITE_CONSTRAINT_FOREIGNKEY = 787;
 
 interface Delivery {
-  blob: string;
-  size: number;
-  mailboxIds: readonly number[];
-  queued: readonly QueuedRecipient[];
+  parts: readonly DeliveryPart[];
   receivedAt: number;
 }
 
@@ -61,15 +29,16 @@ interface MessageRow {
   uidl: string;
   size: number;
   flags: number;
+  keywords: string;
   received_at: number;
 }
 
-const MESSAGE_COLUMNS = 'id, mailbox_id, uid, uidl, size, flags, received_at';
+const MESSAGE_COLUMNS = 'id, mailbox_id, uid, uidl, size, flags, keywords, received_at';
 
-export class MessageStore {
+export class SqliteMessageStore implements MailboxStore, DeliveryStore {
   readonly #db: Db;
   readonly #blobs: BlobStore;
-  readonly #committer: GroupCommitter<Delivery, DeliveredMessage[]>;
+  readonly #committer: GroupCommitter<Delivery, DeliveredCopy[][]>;
   /** Blobs written or being written whose rows are not committed yet: never orphans. */
   readonly #inFlight = new Set<string>();
   readonly #takeNextUid: StatementSync;
@@ -77,7 +46,8 @@ export class MessageStore {
   readonly #referencesBlob: StatementSync;
   readonly #blobOfMessage: StatementSync;
   readonly #insertQueued: StatementSync;
-  #selectInbox: StatementSync | undefined;
+  readonly #selectMailbox: StatementSync;
+  readonly #insertMailbox: StatementSync;
 
   constructor(db: Db, blobs: BlobStore, options: { maxBatchSize?: number } = {}) {
     this.#db = db;
@@ -86,7 +56,12 @@ export class MessageStore {
       'UPDATE mailboxes SET next_uid = next_uid + 1 WHERE id = ? RETURNING next_uid - 1 AS uid',
     );
     this.#insertMessage = db.prepare(
-      'INSERT INTO messages (mailbox_id, uid, uidl, blob, size, received_at) VALUES (?, ?, ?, ?, ?, ?)',
+      'INSERT INTO messages (mailbox_id, uid, uidl, blob, size, flags, keywords, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+    );
+    this.#selectMailbox = db.prepare('SELECT id FROM mailboxes WHERE user_id = ? AND name = ?');
+    this.#insertMailbox = db.prepare(
+      `INSERT INTO mailboxes (user_id, name, uid_validity) VALUES (?, ?, ?)
+       ON CONFLICT (user_id, name) DO NOTHING`,
     );
     this.#referencesBlob = db.prepare(
       'SELECT 1 FROM messages WHERE blob = ?1 UNION ALL SELECT 1 FROM queue WHERE blob = ?1 LIMIT 1',
@@ -96,50 +71,35 @@ export class MessageStore {
        VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     this.#blobOfMessage = db.prepare('SELECT blob FROM messages WHERE id = ?');
-    this.#committer = new GroupCommitter<Delivery, DeliveredMessage[]>({
+    this.#committer = new GroupCommitter<Delivery, DeliveredCopy[][]>({
       db,
-      prepare: (deliveries) => blobs.syncDirs(deliveries.map((delivery) => delivery.blob)),
+      prepare: (deliveries) => blobs.syncDirs(deliveries.flatMap((delivery) => delivery.parts.map((part) => part.file))),
       apply: (delivery) => this.#insertRows(delivery),
       ...options,
     });
   }
 
-  /** The id of the user's INBOX, created on first use (only then is anything written). */
-  ensureInbox(userId: number): number {
-    const select = (this.#selectInbox ??= this.#db.prepare('SELECT id FROM mailboxes WHERE user_id = ? AND name = ?'));
-    const existing = select.get(userId, INBOX) as { id: number } | undefined;
+  /** The id of a user's mailbox, created when missing (inside the caller's transaction, if any). */
+  createMailbox(userId: number, name = INBOX): number {
+    const existing = this.#selectMailbox.get(userId, name) as { id: number } | undefined;
     if (existing) return existing.id;
-    this.#db
-      .prepare(
-        `INSERT INTO mailboxes (user_id, name, uid_validity) VALUES (?, ?, ?)
-         ON CONFLICT (user_id, name) DO NOTHING`,
-      )
-      .run(userId, INBOX, Math.floor(Date.now() / 1000));
-    return (select.get(userId, INBOX) as { id: number }).id;
-  }
-
-  /**
-   * Stores one message in every given mailbox: one shared file, one row per mailbox.
-   * Resolves only when the message is durable (file, directory entry and rows fsynced),
-   * i.e. when it is safe to answer 250.
-   */
-  async deliver(
-    content: Buffer | Uint8Array | AsyncIterable<Uint8Array>,
-    mailboxIds: readonly number[],
-  ): Promise<DeliveredMessage[]> {
-    const name = this.newMessageFile();
     try {
-      const { size } = await this.#blobs.write(content, name);
-      return await this.commitDelivery(name, size, mailboxIds);
+      this.#insertMailbox.run(userId, name, Math.floor(Date.now() / 1000));
     } catch (err) {
-      await this.abandonMessageFile(name, err);
+      // The user is gone (removed while the message was in transit): no mailbox to create.
+      if ((err as { errcode?: number }).errcode === SQLITE_CONSTRAINT_FOREIGNKEY) throw new UnknownMailboxError(`no user with id ${userId}`);
       throw err;
     }
+    return (this.#selectMailbox.get(userId, name) as { id: number }).id;
+  }
+
+  async findMailbox(userId: number, name = INBOX): Promise<number | undefined> {
+    return (this.#selectMailbox.get(userId, name) as { id: number } | undefined)?.id;
   }
 
   /**
    * The name of a new message file, protected from orphan collection until its
-   * delivery is committed or abandoned. Write it with `blobs.write(content, name)`.
+   * delivery is committed or abandoned. Write it with writeMessageFile().
    */
   newMessageFile(): string {
     const name = newBlobName();
@@ -147,21 +107,24 @@ export class MessageStore {
     return name;
   }
 
-  /**
-   * Commits a written (fsynced) message file: one row per mailbox and one queue row
-   * per remote recipient, all in one transaction, shared with concurrent deliveries
-   * (group commit). Resolves when durable; the file is then no longer in flight.
-   */
-  async commitDelivery(
-    name: string,
-    size: number,
-    mailboxIds: readonly number[],
-    queued: readonly QueuedRecipient[] = [],
-  ): Promise<DeliveredMessage[]> {
-    if (mailboxIds.length === 0 && queued.length === 0) throw new RangeError('a delivery needs a mailbox or a queued recipient');
-    if (new Set(mailboxIds).size !== mailboxIds.length) throw new RangeError('a delivery got a mailbox twice');
-    const delivered = await this.#committer.commit({ blob: name, size, mailboxIds: [...mailboxIds], queued, receivedAt: Date.now() });
-    this.#inFlight.delete(name);
+  async writeMessageFile(name: string, content: Buffer | Uint8Array | AsyncIterable<Uint8Array>): Promise<{ size: number }> {
+    const { size } = await this.#blobs.write(content, name);
+    return { size };
+  }
+
+  openMessageFile(name: string, range?: { start: number; end: number }): Readable {
+    return this.#blobs.open(name, range);
+  }
+
+  async commitDelivery(parts: readonly DeliveryPart[]): Promise<DeliveredCopy[][]> {
+    if (parts.length === 0) throw new RangeError('a delivery needs at least one message file');
+    for (const part of parts) {
+      if (part.copies.length === 0 && part.queued.length === 0) throw new RangeError('a delivery needs a mailbox or a queued recipient');
+      const mailboxes = new Set(part.copies.map((copy) => `${copy.userId}\0${copy.folder}`));
+      if (mailboxes.size !== part.copies.length) throw new RangeError('a delivery got a mailbox twice');
+    }
+    const delivered = await this.#committer.commit({ parts, receivedAt: Date.now() });
+    for (const part of parts) this.#inFlight.delete(part.file);
     return delivered;
   }
 
@@ -176,38 +139,32 @@ export class MessageStore {
     }
   }
 
-  /** Messages of a mailbox in uid order. */
-  list(mailboxId: number): StoredMessage[] {
+  async listMessages(mailboxId: number): Promise<StoredMessage[]> {
     const rows = this.#db
       .prepare(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE mailbox_id = ? ORDER BY uid`)
       .all(mailboxId) as unknown as MessageRow[];
     return rows.map(toStoredMessage);
   }
 
-  get(id: number): StoredMessage | undefined {
+  async getMessage(id: number): Promise<StoredMessage | undefined> {
     const row = this.#db.prepare(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE id = ?`).get(id) as
       | MessageRow
       | undefined;
     return row && toStoredMessage(row);
   }
 
-  openContent(id: number): ReadStream {
+  async openMessage(id: number): Promise<Readable> {
     return this.#blobs.open(this.#blobOf(id));
   }
 
-  async readContent(id: number): Promise<Buffer> {
+  async readMessage(id: number): Promise<Buffer> {
     return this.#blobs.read(this.#blobOf(id));
   }
 
-  /** The content of a message listed with its size (POP3 RETR): one read of exactly that many octets. */
-  async readListedContent(message: Pick<StoredMessage, 'id' | 'size'>): Promise<Buffer> {
+  async readListedMessage(message: Pick<StoredMessage, 'id' | 'size'>): Promise<Buffer> {
     return this.#blobs.readKnownSize(this.#blobOf(message.id), message.size);
   }
 
-  /**
-   * Deletes messages of one mailbox in one durable transaction (ids of other mailboxes
-   * are ignored), then removes the files no row references any more.
-   */
   async expunge(mailboxId: number, ids: readonly number[]): Promise<void> {
     // Nested in a caller's transaction, the files would go before the rows are committed.
     if (this.#db.isTransaction) throw new Error('expunge() must not run inside an open transaction');
@@ -225,9 +182,10 @@ export class MessageStore {
 
   /**
    * Deletes every mailbox of a user and their messages, and returns the blob names no
-   * row references any more. Inside the caller's open transaction (user removal) it
-   * nests as a savepoint, else it runs in its own. Pass the result to removeBlobs()
-   * only after the commit: removing files first could leave rows without files.
+   * row references any more. Inside the caller's open transaction (user removal,
+   * SqliteAccountStore) it nests as a savepoint, else it runs in its own. Pass the
+   * result to removeBlobs() only after the commit: removing files first could leave
+   * rows without files.
    */
   removeMailboxesOfUser(userId: number): string[] {
     return transaction(this.#db, () => {
@@ -242,15 +200,6 @@ export class MessageStore {
     });
   }
 
-  /** Removes a user with their mailboxes and messages, then the files only they referenced. */
-  async removeUser(address: string, accounts: UserRemover): Promise<{ aliasLinksRemoved: number; blobsRemoved: number }> {
-    const { value: freed, aliasLinksRemoved } = accounts.removeUser(address, (user) =>
-      this.removeMailboxesOfUser(user.id),
-    );
-    await this.removeBlobs(freed);
-    return { aliasLinksRemoved, blobsRemoved: freed.length };
-  }
-
   /** Removes blob files whose rows are already deleted and committed. */
   async removeBlobs(names: Iterable<string>): Promise<void> {
     await Promise.all([...names].map((name) => this.#blobs.remove(name)));
@@ -262,7 +211,7 @@ export class MessageStore {
    * minAgeMs and blobs of this process's deliveries in flight are kept, because their
    * rows may not be committed yet. Returns the names removed.
    */
-  async collectOrphanBlobs(options: { minAgeMs?: number } = {}): Promise<string[]> {
+  async collectOrphans(options: { minAgeMs?: number } = {}): Promise<string[]> {
     const minAgeMs = options.minAgeMs ?? DEFAULT_ORPHAN_MIN_AGE_MS;
     const removed: string[] = [];
     for await (const entry of this.#blobs.entries()) {
@@ -283,33 +232,34 @@ export class MessageStore {
     return this.#committer.stats;
   }
 
-  #insertRows(delivery: Delivery): DeliveredMessage[] {
-    for (const q of delivery.queued) {
-      const firstAttempt = Math.max(q.notBefore ?? delivery.receivedAt, delivery.receivedAt);
-      this.#insertQueued.run(q.queueId, delivery.blob, delivery.size, q.mailFrom, q.recipient, q.origin, delivery.receivedAt, firstAttempt);
-    }
-    return delivery.mailboxIds.map((mailboxId) => {
-      const row = this.#takeNextUid.get(mailboxId) as { uid: number } | undefined;
-      if (!row) throw new UnknownMailboxError(`no mailbox with id ${mailboxId}`);
-      // A fresh id rather than the blob name: the UIDL must stay stable even if the file is rewritten.
-      const uidl = newBlobName();
-      const { lastInsertRowid } = this.#insertMessage.run(
-        mailboxId,
-        row.uid,
-        uidl,
-        delivery.blob,
-        delivery.size,
-        delivery.receivedAt,
-      );
-      return {
-        id: Number(lastInsertRowid),
-        mailboxId,
-        uid: row.uid,
-        uidl,
-        size: delivery.size,
-        receivedAt: delivery.receivedAt,
-      };
+  #insertRows(delivery: Delivery): DeliveredCopy[][] {
+    return delivery.parts.map((part) => {
+      for (const q of part.queued) {
+        const firstAttempt = Math.max(q.notBefore ?? delivery.receivedAt, delivery.receivedAt);
+        this.#insertQueued.run(q.queueId, part.file, part.size, q.mailFrom, q.recipient, q.origin, delivery.receivedAt, firstAttempt);
+      }
+      return part.copies.map((copy) => this.#insertCopy(part, copy, delivery.receivedAt));
     });
+  }
+
+  #insertCopy(part: DeliveryPart, copy: MailboxCopy, receivedAt: number): DeliveredCopy {
+    const mailboxId = this.createMailbox(copy.userId, copy.folder);
+    const row = this.#takeNextUid.get(mailboxId) as { uid: number } | undefined;
+    if (!row) throw new UnknownMailboxError(`no mailbox with id ${mailboxId}`);
+    // A fresh id rather than the blob name: the UIDL must stay stable even if the file is rewritten.
+    const uidl = newBlobName();
+    const flags = copy.flags.reduce((bits, flag) => bits | MESSAGE_FLAGS[flag], 0);
+    const { lastInsertRowid } = this.#insertMessage.run(
+      mailboxId,
+      row.uid,
+      uidl,
+      part.file,
+      part.size,
+      flags,
+      copy.keywords.join(' '),
+      receivedAt,
+    );
+    return { id: Number(lastInsertRowid), userId: copy.userId, mailboxId, uid: row.uid, uidl };
   }
 
   #unreferenced(blobs: Set<string>): string[] {
@@ -331,6 +281,7 @@ function toStoredMessage(row: MessageRow): StoredMessage {
     uidl: row.uidl,
     size: row.size,
     flags: row.flags,
+    keywords: row.keywords === '' ? [] : row.keywords.split(' '),
     receivedAt: row.received_at,
   };
 }

@@ -89,4 +89,9 @@ export const migrations: readonly string[] = [
     expires_at  INTEGER NOT NULL
   ) STRICT;
   `,
+  // v4: keywords (IMAP keywords, tags set by the intake pipeline) per stored message,
+  // space-separated.
+  `
+  ALTER TABLE messages ADD COLUMN keywords TEXT NOT NULL DEFAULT '';
+  `,
 ];

@@ -1,31 +1,14 @@
-// The outbound queue table (migration v2): one row per remote recipient of an accepted
-// message, sharing the message file with its local copies. Rows are written by
-// MessageStore.commitDelivery; this module reads, reschedules and removes them.
-//
-// Every change is by row id or queue id and touches only the rows that still exist,
-// so the server and the CLI (`kakitome queue retry|cancel`, another process) can work
-// on the table at the same time: a row the other side removed is simply gone.
-// A message file is removed only after the commit, and only when no `messages` row
-// and no `queue` row references it any more.
+// The queue store on sqlite (src/store/queue.ts is the contract): one row per remote
+// recipient of an accepted message, sharing the message file with its local copies.
+// Rows are written by SqliteMessageStore.commitDelivery; this module reads,
+// reschedules and removes them.
+import { open } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
 import type { StatementSync } from 'node:sqlite';
 import type { BlobStore } from '../blobs.ts';
 import { commitDurably, type Db } from './db.ts';
-
-export interface QueueRow {
-  id: number;
-  queueId: string;
-  blob: string;
-  size: number;
-  /** '' for the null reverse-path. */
-  mailFrom: string;
-  recipient: string;
-  origin: 'mta' | 'msa';
-  /** Unix ms. */
-  createdAt: number;
-  nextAttemptAt: number;
-  attempts: number;
-  lastError: string | null;
-}
+import { DEFAULT_DUE_LIMIT, type QueueRow, type QueueStore } from '../queue.ts';
+import type { QueueOrigin } from '../deliveries.ts';
 
 interface Row {
   id: number;
@@ -34,7 +17,7 @@ interface Row {
   size: number;
   mail_from: string;
   recipient: string;
-  origin: 'mta' | 'msa';
+  origin: QueueOrigin;
   created_at: number;
   next_attempt_at: number;
   attempts: number;
@@ -42,10 +25,8 @@ interface Row {
 }
 
 const COLUMNS = 'id, queue_id, blob, size, mail_from, recipient, origin, created_at, next_attempt_at, attempts, last_error';
-/** Rows per due() batch: a scheduler pass never loads the whole queue. */
-export const DEFAULT_DUE_LIMIT = 1000;
 
-export class QueueStore {
+export class SqliteQueueStore implements QueueStore {
   readonly #db: Db;
   readonly #blobs: BlobStore;
   readonly #referencesBlob: StatementSync;
@@ -61,28 +42,28 @@ export class QueueStore {
   }
 
   /** Rows whose next attempt is due at `now`, oldest due first. */
-  due(now: number, limit = DEFAULT_DUE_LIMIT): QueueRow[] {
+  async due(now: number, limit = DEFAULT_DUE_LIMIT): Promise<QueueRow[]> {
     return this.#select(`WHERE next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?`, now, limit);
   }
 
   /** When the next row falls due (unix ms); undefined for an empty queue. */
-  nextDueAt(): number | undefined {
+  async nextDueAt(): Promise<number | undefined> {
     const row = this.#db.prepare('SELECT MIN(next_attempt_at) AS at FROM queue').get() as { at: number | null };
     return row.at ?? undefined;
   }
 
   /** Every row, message by message (oldest first), recipients in insertion order. */
-  list(): QueueRow[] {
+  async list(): Promise<QueueRow[]> {
     return this.#select('ORDER BY created_at, queue_id, id');
   }
 
   /** The rows of one message; empty when the id is unknown. */
-  byQueueId(queueId: string): QueueRow[] {
+  async byQueueId(queueId: string): Promise<QueueRow[]> {
     return this.#select('WHERE queue_id = ? ORDER BY id', queueId);
   }
 
   /** The rows among ids that still exist. */
-  existing(ids: readonly number[]): QueueRow[] {
+  async existing(ids: readonly number[]): Promise<QueueRow[]> {
     const select = this.#db.prepare(`SELECT ${COLUMNS} FROM queue WHERE id = ?`);
     return ids.flatMap((id) => {
       const row = select.get(id) as Row | undefined;
@@ -134,12 +115,33 @@ export class QueueStore {
    * Makes the rows of one message (or all rows, without a queue id) due at `now` —
    * held mail included; rows already due keep their place. Returns how many rows.
    */
-  retry(now: number, queueId?: string): number {
+  async retry(now: number, queueId?: string): Promise<number> {
     const result =
       queueId === undefined
         ? this.#db.prepare('UPDATE queue SET next_attempt_at = MIN(next_attempt_at, ?1)').run(now)
         : this.#db.prepare('UPDATE queue SET next_attempt_at = MIN(next_attempt_at, ?1) WHERE queue_id = ?2').run(now, queueId);
     return Number(result.changes);
+  }
+
+  openContent(blob: string): Readable {
+    return this.#blobs.open(blob);
+  }
+
+  async readStart(blob: string, maxBytes: number): Promise<Buffer> {
+    let handle;
+    try {
+      handle = await open(this.#blobs.path(blob), 'r');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return Buffer.alloc(0);
+      throw error;
+    }
+    try {
+      const buffer = Buffer.alloc(maxBytes);
+      const { bytesRead } = await handle.read(buffer, 0, maxBytes, 0);
+      return buffer.subarray(0, bytesRead);
+    } finally {
+      await handle.close();
+    }
   }
 
   #select(clause: string, ...params: (string | number)[]): QueueRow[] {
@@ -156,11 +158,6 @@ export class QueueStore {
   async #removeFiles(names: readonly string[]): Promise<void> {
     await Promise.all(names.map((name) => this.#blobs.remove(name)));
   }
-}
-
-/** The QueueStore of an open store (the Store type has no queue member of its own). */
-export function openQueueStore(store: { db: Db; blobs: BlobStore }): QueueStore {
-  return new QueueStore(store.db, store.blobs);
 }
 
 function toQueueRow(row: Row): QueueRow {

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { dkimSign } from 'mailauth';
 import { generateDkimKey, type DkimAlgorithm } from '../../../src/policy/dkim/keys.ts';
 import { DkimSignError, signMessage, signedFieldNames, signingDomainFor, type SigningKey } from '../../../src/policy/dkim/sign.ts';
-import { recordsToPublish, toZoneFile, txtStrings } from '../../../src/dns/records.ts';
+import { recordsToPublish, toZoneFile, txtStrings } from '../../../src/policy/records.ts';
 import { parseZoneTxt, signatureTags, verifyWithDkimpy, verifyWithMailauth, type TxtZone } from './helpers.ts';
 
 const DOMAIN = 'example.test';

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { recordsToPublish, toZoneFile, txtStrings } from '../../src/dns/records.ts';
+import { recordsToPublish, toZoneFile, txtStrings } from '../../src/policy/records.ts';
 import { generateDkimKey } from '../../src/policy/dkim/keys.ts';
 
 test('TXT values are split into character-strings of at most 255 octets', () => {

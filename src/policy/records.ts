@@ -2,7 +2,7 @@
 // syntax (RFC 1035 §5.1). TXT values longer than 255 octets are split into
 // several character-strings (RFC 1035 §3.3.14; RFC 7208 §3.3 and RFC 6376 §3.6.2.2
 // say verifiers concatenate them).
-import { dkimRecordValue, type DkimAlgorithm } from '../policy/dkim/keys.ts';
+import { dkimRecordValue, type DkimAlgorithm } from './dkim/keys.ts';
 
 export interface PublishedKey {
   selector: string;

@@ -1,34 +1,39 @@
-// `kakitome serve`: loads the config, checks TLS and the store, binds every
-// configured listener, then runs until SIGTERM/SIGINT, when it stops accepting,
-// lets the protocol services drain their sessions, and exits 0.
+// The composition root of `kakitome serve`: builds the one logger, the one store and
+// the one resolver, wires every role (listeners → intake → MDA; the outbound queue),
+// binds every configured listener, then runs until stopped, when it stops accepting,
+// lets the protocol services drain their sessions, and resolves `stopped`.
+//
+// Each role gets only the store roles it needs: the listeners read accounts (and POP3
+// its mailboxes and grants); only the MDA, inside the intake, gets the delivery store.
 //
 // SECURITY: refuses to start on an unreadable certificate, a data directory open
 // to others, or a listener address it cannot bind — never a partial start.
 import type { Config } from '../config/schema.ts';
 import { openStore } from '../store/store.ts';
 import { loadServerTls } from '../tls/context.ts';
-import { createLogger, type Logger } from './log.ts';
+import { createLogger, type Logger } from '../server/log.ts';
 import {
   bindListeners,
   closeListeners,
   formatEndpoint,
   type ListenerRole,
   type ProtocolService,
-} from './listeners.ts';
-import { notYetServed } from './not-yet-served.ts';
+} from '../server/listeners.ts';
+import { notYetServed } from '../server/not-yet-served.ts';
 import { createSmtpService } from '../smtp/service.ts';
 import { ConnectionLimiter } from '../smtp/connection-limits.ts';
 import { createMtaHandler } from '../mta/handler.ts';
 import { createPop3Service } from '../mra/pop3/service.ts';
 import { MaildropLocks } from '../mra/pop3/maildrop.ts';
 import { AuthLockout } from '../policy/access/lockout.ts';
-import { PopBeforeSmtpRegistry } from '../msa/pop-before-smtp.ts';
 import { createMsaHandler } from '../msa/handler.ts';
 import { createOutboundQueue } from '../queue/scheduler.ts';
 import { DnsblChecker, dnsblReply } from '../policy/dnsbl/index.ts';
 import { createResolver } from '../dns/resolver.ts';
 import { mailauthResolver } from '../policy/spf/resolver.ts';
 import { cachingLookups } from '../dns/cache.ts';
+import { createIntake } from './intake.ts';
+import type { Intake } from '../intake/intake.ts';
 import type { Reply } from '../smtp/replies.ts';
 import { SendRateLimiter } from '../msa/rate-limit.ts';
 import { networkList } from '../policy/access/networks.ts';
@@ -50,9 +55,18 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const logger = createLogger(config.log.level);
   const tls = loadServerTls(config.tls.cert, config.tls.key);
   const store = openStore(config.data_dir);
+  // One resolver for everything that asks DNS (sender authentication, DNSBL, MX lookups).
+  const resolver = createResolver(config.dns.servers);
+  const intake = createIntake(config, store, mailauthResolver(cachingLookups(resolver)), logger);
 
-  const outbound = createOutboundQueue({ config, store, logger: logger.child({ role: 'queue' }) });
-  const services = createServices(config, store, tls, logger, () => outbound.kick());
+  const outbound = createOutboundQueue({
+    config,
+    queue: store.queue,
+    notices: { accounts: store.accounts, intake },
+    resolver,
+    logger: logger.child({ role: 'queue' }),
+  });
+  const services = createServices(config, store, intake, tls, logger, dnsblCheck(config, resolver, logger), () => outbound.kick());
 
   const plan = ROLES.flatMap((role) =>
     config.listen[role].map((endpoint) => ({ role, endpoint, service: services.get(role)! })),
@@ -65,7 +79,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     throw err;
   }
   // Files left by a crash between a message file's write and its commit.
-  const orphans = await store.messages.collectOrphanBlobs();
+  const orphans = await store.deliveries.collectOrphans();
   if (orphans.length > 0) logger.info({ count: orphans.length }, 'removed orphan message files');
   outbound.start();
   logger.info(
@@ -96,13 +110,13 @@ export async function startServer(config: Config): Promise<RunningServer> {
 }
 
 /** Port 25's DNSBL check at connect (never on 587/465: lists such as the PBL name users' home addresses). */
-function dnsblCheck(config: Config, logger: Logger): ((remote: string) => Promise<Reply | undefined>) | undefined {
+function dnsblCheck(
+  config: Config,
+  resolver: ConstructorParameters<typeof DnsblChecker>[0]['resolver'],
+  logger: Logger,
+): ((remote: string) => Promise<Reply | undefined>) | undefined {
   if (config.dnsbl.zones.length === 0) return undefined;
-  const checker = new DnsblChecker({
-    zones: config.dnsbl.zones,
-    allow: networkList(config.dnsbl.allow),
-    resolver: createResolver(config.dns.servers),
-  });
+  const checker = new DnsblChecker({ zones: config.dnsbl.zones, allow: networkList(config.dnsbl.allow), resolver });
   return async (remote) => {
     const result = await checker.check(remote);
     if (result.listed) {
@@ -118,8 +132,10 @@ function dnsblCheck(config: Config, logger: Logger): ((remote: string) => Promis
 function createServices(
   config: Config,
   store: Store,
+  intake: Intake,
   tls: ServerTlsOptions,
   logger: Logger,
+  connectCheck: ((remote: string) => Promise<Reply | undefined>) | undefined,
   kickQueue: () => void,
 ): Map<ListenerRole, ProtocolService> {
   const services = new Map<ListenerRole, ProtocolService>();
@@ -141,9 +157,7 @@ function createServices(
     maxFailuresPerAccount: config.auth.max_failures_per_account,
     lockoutMs: config.auth.lockout,
   });
-  const popBeforeSmtp = config.pop_before_smtp.enabled
-    ? { registry: new PopBeforeSmtpRegistry(store.db), ttlMs: config.pop_before_smtp.ttl }
-    : undefined;
+  const popBeforeSmtp = config.pop_before_smtp.enabled ? { grants: store.grants, ttlMs: config.pop_before_smtp.ttl } : undefined;
   // One pool of SMTP connection slots for every SMTP listener.
   const limiter = new ConnectionLimiter(config.smtp.max_connections, config.smtp.max_connections_per_ip);
   services.set(
@@ -156,30 +170,26 @@ function createServices(
       limits: smtpLimits,
       limiter,
       access: access('smtp'),
-      receivedClientIp: true,
-      connectCheck: dnsblCheck(config, logger),
+      connectCheck,
       handler: createMtaHandler({
-        store,
-        hostname: config.hostname,
-        senderAuth: config.sender_auth,
-        resolver: mailauthResolver(cachingLookups(createResolver(config.dns.servers))),
+        accounts: store.accounts,
+        intake,
         trustedNetworks: networkList(config.relay.trusted_networks),
         maxMessageBytes: config.smtp.max_message_size,
         maxReceivedHeaders: config.smtp.max_received_headers,
         onQueued: kickQueue,
         logger: logger.child({ role: 'smtp' }),
       }),
-      store,
       logger,
     }),
   );
 
   // The MSA on 587 and 465: one handler (and one rate limiter) for both.
   const msa = createMsaHandler({
-    store,
-    hostname: config.hostname,
+    accounts: store.accounts,
+    intake,
     lockout,
-    popBeforeSmtp: popBeforeSmtp?.registry,
+    popBeforeSmtp: popBeforeSmtp?.grants,
     rateLimiter: new SendRateLimiter(config.submission.max_messages_per_hour),
     holdMs: config.outbound.hold,
     maxMessageBytes: config.smtp.max_message_size,
@@ -199,8 +209,6 @@ function createServices(
         limiter,
         access: access(role),
         handler: msa,
-        receivedClientIp: config.submission.received_client_ip,
-        store,
         logger,
       }),
     );
@@ -215,7 +223,8 @@ function createServices(
       createPop3Service({
         role,
         hostname: config.hostname,
-        store,
+        accounts: store.accounts,
+        mailboxes: store.mailboxes,
         locks,
         lockout,
         apop: config.pop3.apop,

@@ -1,7 +1,10 @@
 // Who receives mail sent to a local address: a user, or the users and remote
 // addresses an alias leads to (aliases may point to aliases). Subaddresses
 // (user+tag@domain) reach the user when no account or alias has the full name.
-import type { AccountStore } from '../store/sqlite/accounts.ts';
+import type { AccountStore } from '../store/accounts.ts';
+
+/** The account lookups recipient resolution needs. */
+export type RecipientLookups = Pick<AccountStore, 'getUser' | 'getAlias' | 'isLocalDomain'>;
 
 /** Alias chains deeper than this are configuration loops or mistakes. */
 const MAX_ALIAS_DEPTH = 10;
@@ -17,8 +20,8 @@ export interface LocalRecipient {
 }
 
 /** Resolves a normalised local address; undefined when nobody receives its mail. */
-export function resolveLocalRecipient(accounts: AccountStore, address: string): LocalRecipient | undefined {
-  const exact = expand(accounts, address);
+export async function resolveLocalRecipient(accounts: RecipientLookups, address: string): Promise<LocalRecipient | undefined> {
+  const exact = await expand(accounts, address);
   if (exact) return exact;
   const [local, domain] = splitAddress(address);
   const plus = local.indexOf(SUBADDRESS_SEPARATOR);
@@ -26,7 +29,7 @@ export function resolveLocalRecipient(accounts: AccountStore, address: string): 
   return expand(accounts, `${local.slice(0, plus)}@${domain}`);
 }
 
-function expand(accounts: AccountStore, address: string): LocalRecipient | undefined {
+async function expand(accounts: RecipientLookups, address: string): Promise<LocalRecipient | undefined> {
   const userIds = new Set<number>();
   const remote = new Set<string>();
   const seen = new Set<string>();
@@ -36,19 +39,19 @@ function expand(accounts: AccountStore, address: string): LocalRecipient | undef
     for (const current of frontier) {
       if (seen.has(current)) continue;
       seen.add(current);
-      const user = accounts.getUser(current);
+      const user = await accounts.getUser(current);
       if (user) {
         userIds.add(user.id);
         continue;
       }
-      const alias = accounts.getAlias(current);
+      const alias = await accounts.getAlias(current);
       if (alias) {
         next.push(...alias.targets);
         continue;
       }
       const domain = splitAddress(current)[1];
       // A dangling local target (its user was removed) receives nothing; a remote one forwards.
-      if (current !== address && !accounts.isLocalDomain(domain)) remote.add(current);
+      if (current !== address && !(await accounts.isLocalDomain(domain))) remote.add(current);
     }
     frontier = next;
   }

@@ -1,0 +1,39 @@
+// The steps of each origin, in order: data, not code paths (DESIGN). The README's
+// design section shows this table; a test holds the two equal.
+//
+//   mta     received → sender-auth
+//   msa     submission-header → received → dkim-sign
+//   notice  (none: made here, delivered locally)
+//
+// Antivirus, attachments, spam, encryption at rest and the archive join these lists
+// as they are built.
+import type { SenderAuthPolicy } from '../policy/sender-auth.ts';
+import type { MailauthResolver } from '../policy/spf/resolver.ts';
+import type { AccountStore } from '../store/accounts.ts';
+import type { KeyStore } from '../store/keys.ts';
+import type { IntakeOrigin, Step } from './step.ts';
+import { receivedStep } from './steps/received.ts';
+import { senderAuthStep } from './steps/sender-auth.ts';
+import { submissionHeaderStep } from './steps/submission-header.ts';
+import { dkimSignStep } from './steps/dkim-sign.ts';
+
+export interface OriginStepsOptions {
+  resolver: MailauthResolver;
+  senderAuth: SenderAuthPolicy;
+  /** [submission] received_client_ip: name the submitting client's address in Received. */
+  submissionReceivedClientIp: boolean;
+  accounts: Pick<AccountStore, 'isLocalDomain'>;
+  keys: Pick<KeyStore, 'activeDkimKeys'>;
+}
+
+export function stepsByOrigin(options: OriginStepsOptions): Record<IntakeOrigin, Step[]> {
+  return {
+    mta: [receivedStep({ showClientAddress: true }), senderAuthStep({ resolver: options.resolver, policy: options.senderAuth })],
+    msa: [
+      submissionHeaderStep(),
+      receivedStep({ showClientAddress: options.submissionReceivedClientIp }),
+      dkimSignStep({ accounts: options.accounts, keys: options.keys }),
+    ],
+    notice: [],
+  };
+}

@@ -1,0 +1,99 @@
+// What an intake step is and what it returns (DESIGN: async functions returning a
+// verdict union, with a timeout; never callbacks that can hang or fire twice).
+import type { Logger } from 'pino';
+import type { Reply } from '../mail/reply.ts';
+import type { ContentEdit, MessageContent } from './content.ts';
+import type { MessageFlag } from '../store/deliveries.ts';
+
+/** Where a message entered: each origin has its own ordered list of steps (origins.ts). */
+export type IntakeOrigin = 'mta' | 'msa' | 'notice';
+
+/** A local user who gets a copy, with where and how it is filed. */
+export interface MailboxRecipient {
+  kind: 'mailbox';
+  userId: number;
+  folder: string;
+  flags: MessageFlag[];
+  keywords: string[];
+}
+
+/** A recipient in another domain, for the outbound queue. */
+export interface RemoteRecipient {
+  kind: 'remote';
+  address: string;
+}
+
+export type PlannedRecipient = MailboxRecipient | RemoteRecipient;
+
+/** What the listener knows about the client, for trace fields and checks. */
+export interface ClientInfo {
+  address: string;
+  helo: string;
+  esmtp: boolean;
+  tls: { protocol: string; cipher: string } | null;
+  /** Logged in with SMTP AUTH in this session (RFC 3848: ESMTPA). */
+  smtpAuth: boolean;
+  /** The user who sends (SMTP AUTH or POP-before-SMTP), if any. */
+  user: { id: number; address: string; owned: ReadonlySet<string> } | null;
+}
+
+export interface IntakeContext {
+  origin: IntakeOrigin;
+  queueId: string;
+  /** '' for the null reverse-path. */
+  mailFrom: string;
+  /** The envelope recipients as the client gave them (for `for <address>` in Received). */
+  envelopeRecipients: readonly string[];
+  /** Absent for mail made here (notices). */
+  client: ClientInfo | null;
+  hostname: string;
+  now: Date;
+  logger: Logger;
+}
+
+/** The message as the steps see it. Steps never change it: they return a verdict. */
+export interface Draft {
+  /** The content as it arrived, before any step changed it. */
+  readonly original: MessageContent;
+  /** The content after the steps so far. */
+  readonly content: MessageContent;
+  readonly recipients: readonly PlannedRecipient[];
+  /** Facts earlier steps recorded for the log and for later steps (e.g. auth results). */
+  readonly notes: Readonly<Record<string, unknown>>;
+}
+
+/** A change to one local recipient's copy. */
+export interface RecipientChange {
+  userId: number;
+  folder?: string;
+  addFlags?: MessageFlag[];
+  addKeywords?: string[];
+}
+
+export type StepVerdict =
+  | { action: 'accept' }
+  | {
+      action: 'modify';
+      /** Header fields (CRLF-terminated) added on top of the message. */
+      prepend?: string;
+      /** Octet ranges of the current content to remove or replace (a field, a MIME part). */
+      edits?: ContentEdit[];
+      recipients?: RecipientChange[];
+      notes?: Record<string, unknown>;
+    }
+  | { action: 'reject' | 'tempfail'; reply: Reply; notes?: Record<string, unknown> };
+
+export interface Step {
+  name: string;
+  /** A step still running after this is abandoned and the message tempfailed. */
+  timeoutMs: number;
+  run(draft: Draft, context: IntakeContext): Promise<StepVerdict>;
+}
+
+export const accept = (): StepVerdict => ({ action: 'accept' });
+
+export const refuse = (reply: Reply, notes?: Record<string, unknown>): StepVerdict => ({
+  action: reply.code >= 500 ? 'reject' : 'tempfail',
+  reply,
+  ...(notes ? { notes } : {}),
+});

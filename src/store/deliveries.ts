@@ -1,0 +1,82 @@
+// The delivery store, by role: the one way messages enter mailboxes and the outbound
+// queue. Only src/mda/ holds it (the folder rules test checks the imports; the
+// composition root hands it to nobody else).
+//
+// A message is durable — and only then may anyone answer 250 — when its file has been
+// written and fsynced and its rows committed. Rows never exist without their file: the
+// file is written first, the rows after; a crash in between leaves an orphan file,
+// which collectOrphans() removes at the next start.
+import type { Readable } from 'node:stream';
+
+/** System flags (RFC 9051 §2.3.2) as bits of StoredMessage.flags. */
+export const MESSAGE_FLAGS = {
+  '\\Seen': 1,
+  '\\Answered': 2,
+  '\\Flagged': 4,
+  '\\Deleted': 8,
+  '\\Draft': 16,
+} as const;
+export type MessageFlag = keyof typeof MESSAGE_FLAGS;
+
+/** A copy for one local user: which mailbox (created on first delivery), which flags. */
+export interface MailboxCopy {
+  userId: number;
+  folder: string;
+  flags: readonly MessageFlag[];
+  keywords: readonly string[];
+}
+
+/** A remote recipient of an accepted message, kept for the outbound queue. */
+export interface QueuedRecipient {
+  queueId: string;
+  /** '' for the null reverse-path. */
+  mailFrom: string;
+  recipient: string;
+  origin: QueueOrigin;
+  /** First delivery attempt not before this (unix ms): the hold window of submitted mail. */
+  notBefore?: number;
+}
+
+/** Who put mail in the queue: decides whether its sender may get a notice (no backscatter). */
+export type QueueOrigin = 'mta' | 'msa';
+
+/** One written message file and the copies and queue entries it becomes. */
+export interface DeliveryPart {
+  file: string;
+  size: number;
+  copies: readonly MailboxCopy[];
+  queued: readonly QueuedRecipient[];
+}
+
+export interface DeliveredCopy {
+  id: number;
+  userId: number;
+  mailboxId: number;
+  uid: number;
+  uidl: string;
+}
+
+export interface DeliveryStore {
+  /**
+   * The name of a new message file, protected from orphan collection until it is
+   * committed or abandoned. Also used for a scratch copy of a large message in transit.
+   */
+  newMessageFile(): string;
+  /** Writes and fdatasyncs a reserved file (O_EXCL); resolves with its size. */
+  writeMessageFile(name: string, content: Buffer | Uint8Array | AsyncIterable<Uint8Array>): Promise<{ size: number }>;
+  /** Reads back (part of) a reserved file: a scratch copy in transit. */
+  openMessageFile(name: string, range?: { start: number; end: number }): Readable;
+  /**
+   * Commits written files: one row per mailbox copy (the mailbox is created when
+   * missing) and one queue row per remote recipient, all parts in one transaction
+   * shared with concurrent deliveries (group commit). Resolves when durable; the
+   * files are then the store's.
+   */
+  commitDelivery(parts: readonly DeliveryPart[]): Promise<DeliveredCopy[][]>;
+  /** Gives up a reserved file that was not (or not surely) committed. */
+  abandonMessageFile(name: string, reason?: unknown): Promise<void>;
+  /** Removes message files that no row references (left by a crash); returns their names. */
+  collectOrphans(options?: { minAgeMs?: number }): Promise<string[]>;
+  /** Resolves when no delivery is waiting for its commit (for shutdown). */
+  idle(): Promise<void>;
+}

@@ -1,0 +1,41 @@
+// The mailbox store, by role: what the retrieval roles (POP3, later IMAP) read, and
+// the deletions they make. Adding messages is not here: only src/mda/ delivers, through
+// the DeliveryStore (deliveries.ts).
+import type { Readable } from 'node:stream';
+
+export const INBOX = 'INBOX';
+
+export interface StoredMessage {
+  id: number;
+  mailboxId: number;
+  uid: number;
+  /** POP3 UIDL (RFC 1939 §7): 26 lower-case base32 characters, unique and stable forever. */
+  uidl: string;
+  size: number;
+  /** System flags as a bit set (MESSAGE_FLAGS in deliveries.ts). */
+  flags: number;
+  /** Keywords (IMAP) / tags set at delivery. */
+  keywords: string[];
+  /** Unix milliseconds. */
+  receivedAt: number;
+}
+
+export class UnknownMailboxError extends Error {}
+export class UnknownMessageError extends Error {}
+
+export interface MailboxStore {
+  /** The id of a user's mailbox, or undefined while nothing was ever delivered to it. */
+  findMailbox(userId: number, name?: string): Promise<number | undefined>;
+  /** Messages of a mailbox in uid order. */
+  listMessages(mailboxId: number): Promise<StoredMessage[]>;
+  getMessage(id: number): Promise<StoredMessage | undefined>;
+  readMessage(id: number): Promise<Buffer>;
+  /** The content of a message listed with its size (POP3 RETR): one read of exactly that many octets. */
+  readListedMessage(message: Pick<StoredMessage, 'id' | 'size'>): Promise<Buffer>;
+  openMessage(id: number): Promise<Readable>;
+  /**
+   * Deletes messages of one mailbox in one durable transaction (ids of other mailboxes
+   * are ignored), then removes the files no row references any more.
+   */
+  expunge(mailboxId: number, ids: readonly number[]): Promise<void>;
+}
