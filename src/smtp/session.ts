@@ -11,7 +11,7 @@
 // RFC 6152 (8BITMIME), RFC 6531 (SMTPUTF8), RFC 2034/3463 (enhanced status codes).
 import type { Socket } from 'node:net';
 import { TLSSocket, type SecureContext } from 'node:tls';
-import { upgradeToTls } from '../tls/upgrade.ts';
+import { upgradeToTls } from '../net/tls-upgrade.ts';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { BlobStore } from '../store/blobs.ts';
@@ -19,7 +19,7 @@ import type { MessageStore } from '../store/sqlite/messages.ts';
 import { DataReader, type DataProblem } from './data-reader.ts';
 import { isHeloArgument, parsePathArgument, type MailParams, type MailPath } from './path.ts';
 import { receivedHeader } from './received.ts';
-import { CommandInput, HTTP_REQUEST, LINE_TOO_LONG } from '../server/command-input.ts';
+import { CommandInput, HTTP_REQUEST, LINE_TOO_LONG } from '../net/command-input.ts';
 import { IncomingMessage, type StoredFile } from './incoming-message.ts';
 import { decodeSaslPlain } from '../auth/sasl-plain.ts';
 import { formatReply, REPLY, type Reply } from './replies.ts';

@@ -10,7 +10,7 @@
 // ([SYS/*], [AUTH]), RFC 5034 (AUTH), RFC 4616 (PLAIN).
 import type { Socket } from 'node:net';
 import { TLSSocket, type SecureContext } from 'node:tls';
-import { upgradeToTls } from '../../tls/upgrade.ts';
+import { upgradeToTls } from '../../net/tls-upgrade.ts';
 import { once } from 'node:events';
 import type { Logger } from 'pino';
 import type { Store } from '../../store/store.ts';
@@ -21,7 +21,7 @@ import { decodeSaslPlain } from '../../auth/sasl-plain.ts';
 import { loginWithApop, loginWithPassword, type LoginResult } from '../../auth/login.ts';
 import type { PopBeforeSmtpRegistry } from '../../msa/pop-before-smtp.ts';
 import { dotStuffedPieces, topOfMessage } from './dot-stuffing.ts';
-import { CommandInput, HTTP_REQUEST, LINE_TOO_LONG } from '../../server/command-input.ts';
+import { CommandInput, HTTP_REQUEST, LINE_TOO_LONG } from '../../net/command-input.ts';
 import { Maildrop, type MaildropLocks } from './maildrop.ts';
 import { CAPA_HEADER, END_OF_MULTILINE, POP3, REPLY } from './replies.ts';
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CommandInput, LINE_TOO_LONG } from '../../src/server/command-input.ts';
+import { CommandInput, LINE_TOO_LONG } from '../../src/net/command-input.ts';
 
 test('lines are cut at LF, CRLF or bare LF, and wait for their end', () => {
   const input = new CommandInput();
