@@ -10,13 +10,13 @@
 // STANDARDS: RFC 5321, RFC 2920 (PIPELINING), RFC 3207 (STARTTLS), RFC 1870 (SIZE),
 // RFC 6152 (8BITMIME), RFC 6531 (SMTPUTF8), RFC 2034/3463 (enhanced status codes).
 import type { Socket } from 'node:net';
-import { TLSSocket, type SecureContext } from 'node:tls';
-import { upgradeToTls } from '../tls/upgrade.ts';
+import type { SecureContext } from 'node:tls';
+import { LineConnection } from '../net/line-connection.ts';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { DataReader, type DataProblem } from './data-reader.ts';
 import { isHeloArgument, parsePathArgument, type MailParams, type MailPath } from './path.ts';
-import { CommandInput, HTTP_REQUEST, LINE_TOO_LONG } from '../server/command-input.ts';
+import { type CommandInput, HTTP_REQUEST, LINE_TOO_LONG } from '../net/command-input.ts';
 import { decodeSaslPlain } from '../auth/sasl-plain.ts';
 import { formatReply, REPLY, type Reply } from './replies.ts';
 import type { Verdict } from './verdict.ts';
@@ -131,39 +131,39 @@ export function newQueueId(): string {
 export class SmtpSession<R = unknown, M extends MessageSink = MessageSink> {
   readonly info: SessionInfo;
   readonly #options: SessionOptions<R, M>;
-  readonly #raw: Socket;
-  #socket: Socket;
-  readonly #in = new CommandInput();
+  readonly #connection: LineConnection;
+  readonly #in: CommandInput;
   #processing = false;
-  #closed = false;
-  #corked = false;
   #errors = 0;
   #tx: Transaction<R> | null = null;
   #data: DataPhase<M> | null = null;
   #dataBackpressure = false;
   #shutdownRequested = false;
   #sasl: SaslExchange | null = null;
-  readonly #closedPromise: Promise<void>;
-  #markClosed!: () => void;
   readonly #commands: Record<string, CommandHandler>;
-  readonly #onSocketData = (chunk: Buffer) => this.#onData(chunk);
 
   constructor(socket: Socket, options: SessionOptions<R, M>) {
-    this.#raw = socket;
-    this.#socket = socket;
     this.#options = options;
-    const tls = socket instanceof TLSSocket ? tlsInfo(socket) : null;
+    const connection = new LineConnection(socket, {
+      idleTimeoutMs: options.limits.idleTimeoutMs,
+      maxBufferedInput: MAX_BUFFERED_INPUT,
+      onInput: () => void this.#pump(),
+      onIdle: () => this.#onIdle(),
+      onClose: () => this.#onClose(),
+      onError: (err) => options.logger.debug({ session: this.info.id, err: err.message }, 'socket error'),
+    });
+    this.#connection = connection;
+    this.#in = connection.input;
     this.info = {
       id: newQueueId(),
-      remoteAddress: socket.remoteAddress ?? '',
-      remotePort: socket.remotePort ?? 0,
-      localAddress: socket.localAddress ?? '',
-      localPort: socket.localPort ?? 0,
-      tls,
+      remoteAddress: connection.remoteAddress,
+      remotePort: connection.remotePort,
+      localAddress: connection.localAddress,
+      localPort: connection.localPort,
+      tls: connection.tls,
       helo: null,
       authenticated: null,
     };
-    this.#closedPromise = new Promise((resolve) => (this.#markClosed = resolve));
     // One handler per command (RFC 5321 §4.1.1 and the extensions above).
     this.#commands = {
       EHLO: (arg) => this.#cmdHelo(arg, true),
@@ -183,7 +183,7 @@ export class SmtpSession<R = unknown, M extends MessageSink = MessageSink> {
   }
 
   get closed(): Promise<void> {
-    return this.#closedPromise;
+    return this.#connection.closed;
   }
 
   get logger(): Logger {
@@ -191,7 +191,7 @@ export class SmtpSession<R = unknown, M extends MessageSink = MessageSink> {
   }
 
   start(): void {
-    this.#listen(this.#socket);
+    this.#connection.start();
     // RFC 5321 §4.3.1: the greeting names the host; no software name or version.
     this.#write(formatReply({ code: 220, text: `${this.#options.hostname} ESMTP ready` }));
   }
@@ -200,7 +200,7 @@ export class SmtpSession<R = unknown, M extends MessageSink = MessageSink> {
   shutdown(): Promise<void> {
     this.#shutdownRequested = true;
     if (!this.#processing && !this.#data) this.#closeWith(REPLY.shuttingDown(this.#options.hostname));
-    return this.#closedPromise;
+    return this.#connection.closed;
   }
 
   /** Ends the session at once with a reply (e.g. refused at connect). */
@@ -210,18 +210,9 @@ export class SmtpSession<R = unknown, M extends MessageSink = MessageSink> {
 
   // ── input ────────────────────────────────────────────────────────────────
 
-  #listen(socket: Socket): void {
-    socket.setTimeout(this.#options.limits.idleTimeoutMs, () => this.#onIdle());
-    socket.on('close', () => this.#onClose());
-    socket.on('error', (err) => this.#options.logger.debug({ session: this.info.id, err: err.message }, 'socket error'));
-    socket.on('data', this.#onSocketData);
-  }
-
-  #onData(chunk: Buffer): void {
-    if (this.#closed) return;
-    this.#in.append(chunk);
-    if (this.#in.length > MAX_BUFFERED_INPUT) this.#socket.pause();
-    void this.#pump();
+  /** True once the session is closing: nothing more is read or answered. */
+  get #closed(): boolean {
+    return this.#connection.closing;
   }
 
   /** Processes buffered input in order; pipelined replies leave in one write (RFC 2920). */
@@ -246,7 +237,7 @@ export class SmtpSession<R = unknown, M extends MessageSink = MessageSink> {
       this.#processing = false;
       this.#uncork();
       if (this.#shutdownRequested && !this.#data) this.#closeWith(REPLY.shuttingDown(this.#options.hostname));
-      if (!this.#closed && !this.#dataBackpressure && this.#in.length <= MAX_BUFFERED_INPUT) this.#socket.resume();
+      if (!this.#dataBackpressure) this.#connection.resumeInput();
     }
   }
 
@@ -410,25 +401,16 @@ export class SmtpSession<R = unknown, M extends MessageSink = MessageSink> {
     const secureContext = this.#options.secureContext;
     if (!secureContext) return this.#error(REPLY.tlsUnavailable);
     this.#reply(REPLY.startTls);
-    this.#uncork();
-    // CVE-2011-0411: anything the client pipelined behind STARTTLS arrived in clear
-    // text and must never be executed inside the TLS session.
-    this.#in.clear();
-    this.#socket.off('data', this.#onSocketData);
-    const tlsSocket = await upgradeToTls(this.#raw, secureContext);
-    if (!tlsSocket || this.#closed) {
+    // What the client pipelined behind STARTTLS is discarded here (CVE-2011-0411).
+    if (!(await this.#connection.upgradeToTls(secureContext))) {
       this.#options.logger.info({ session: this.info.id }, 'TLS handshake failed');
-      tlsSocket?.destroy();
       return;
     }
-    this.#socket = tlsSocket;
     // RFC 3207 §4.2: forget everything learnt before TLS; the client must EHLO again.
-    this.info.tls = tlsInfo(tlsSocket);
+    this.info.tls = this.#connection.tls;
     this.info.helo = null;
     this.info.authenticated = null;
     this.#tx = null;
-    this.#in.clear();
-    this.#listen(tlsSocket);
     this.#cork();
   }
 
@@ -442,10 +424,10 @@ export class SmtpSession<R = unknown, M extends MessageSink = MessageSink> {
     for (const chunk of result.content) {
       if (!phase.sink.append(chunk) && !this.#dataBackpressure) {
         this.#dataBackpressure = true;
-        this.#socket.pause();
+        this.#connection.pauseInput();
         phase.sink.drainTarget()!.once('drain', () => {
           this.#dataBackpressure = false;
-          if (!this.#closed) this.#socket.resume();
+          this.#connection.resumeInput();
         });
       }
     }
@@ -493,48 +475,33 @@ export class SmtpSession<R = unknown, M extends MessageSink = MessageSink> {
   }
 
   #write(text: string): void {
-    if (this.#closed || this.#socket.destroyed) return;
-    this.#socket.write(text);
+    this.#connection.write(text);
   }
 
   #cork(): void {
-    if (this.#corked || this.#closed) return;
-    this.#socket.cork();
-    this.#corked = true;
+    this.#connection.cork();
   }
 
   #uncork(): void {
-    if (!this.#corked) return;
-    this.#corked = false;
-    this.#socket.uncork();
+    this.#connection.uncork();
   }
 
   #closeWith(reply: Reply): void {
-    if (this.#closed) return;
-    this.#write(formatReply(reply));
-    this.#uncork();
-    this.#closed = true;
-    this.#in.clear();
-    this.#socket.end();
-    // A client that never reads would keep the socket half-open.
-    setTimeout(() => this.#raw.destroy(), 5_000).unref();
+    this.#connection.closeWith(formatReply(reply));
   }
 
   #onIdle(): void {
-    if (this.#closed) return;
     this.#options.logger.info({ session: this.info.id, remote: this.info.remoteAddress }, 'idle timeout');
     this.#closeWith(REPLY.idleTimeout(this.#options.hostname));
   }
 
   #onClose(): void {
-    this.#closed = true;
     const phase = this.#data;
     if (phase) {
       // The client went away mid-DATA: nothing was acknowledged, nothing is kept.
       this.#data = null;
       void phase.sink.discard();
     }
-    this.#markClosed();
   }
 }
 
@@ -542,8 +509,4 @@ function decodeBase64(text: string): string | undefined {
   if (text === '') return '';
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(text) || text.length % 4 !== 0) return undefined;
   return Buffer.from(text, 'base64').toString('utf8');
-}
-
-function tlsInfo(socket: TLSSocket): { protocol: string; cipher: string } {
-  return { protocol: socket.getProtocol() ?? 'TLS', cipher: socket.getCipher()?.name ?? 'unknown' };
 }

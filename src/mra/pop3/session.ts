@@ -9,9 +9,8 @@
 // STANDARDS: RFC 1939, RFC 2449 (CAPA, response codes), RFC 2595 (STLS), RFC 3206
 // ([SYS/*], [AUTH]), RFC 5034 (AUTH), RFC 4616 (PLAIN).
 import type { Socket } from 'node:net';
-import { TLSSocket, type SecureContext } from 'node:tls';
-import { upgradeToTls } from '../../tls/upgrade.ts';
-import { once } from 'node:events';
+import type { SecureContext } from 'node:tls';
+import { LineConnection } from '../../net/line-connection.ts';
 import type { Logger } from 'pino';
 import type { AccountStore, UserRecord } from '../../store/accounts.ts';
 import type { MailboxStore } from '../../store/mailboxes.ts';
@@ -21,7 +20,7 @@ import { apopTimestamp } from '../../auth/apop.ts';
 import { decodeSaslPlain } from '../../auth/sasl-plain.ts';
 import { loginWithApop, loginWithPassword, type LoginResult } from '../../auth/login.ts';
 import { dotStuffedPieces, topOfMessage } from './dot-stuffing.ts';
-import { CommandInput, HTTP_REQUEST, LINE_TOO_LONG } from '../../server/command-input.ts';
+import { type CommandInput, HTTP_REQUEST, LINE_TOO_LONG } from '../../net/command-input.ts';
 import { Maildrop, type MaildropLocks } from './maildrop.ts';
 import { CAPA_HEADER, END_OF_MULTILINE, POP3, REPLY } from './replies.ts';
 
@@ -60,13 +59,10 @@ interface Transaction {
 export class Pop3Session {
   readonly remoteAddress: string;
   readonly #options: Pop3SessionOptions;
-  readonly #raw: Socket;
-  #socket: Socket;
-  #tls: boolean;
+  readonly #connection: LineConnection;
   #state: State = 'authorization';
-  readonly #in = new CommandInput();
+  readonly #in: CommandInput;
   #processing = false;
-  #closed = false;
   #errors = 0;
   #commandsBeforeLogin = 0;
   #userName: string | undefined;
@@ -74,19 +70,21 @@ export class Pop3Session {
   #timestamp: string | undefined;
   #tx: Transaction | undefined;
   #shutdownRequested = false;
-  readonly #closedPromise: Promise<void>;
-  #markClosed!: () => void;
-  readonly #onSocketData = (chunk: Buffer) => this.#onData(chunk);
   readonly #authorization: Record<string, CommandHandler>;
   readonly #transaction: Record<string, CommandHandler>;
 
   constructor(socket: Socket, options: Pop3SessionOptions) {
-    this.#raw = socket;
-    this.#socket = socket;
     this.#options = options;
-    this.#tls = socket instanceof TLSSocket;
-    this.remoteAddress = socket.remoteAddress ?? '';
-    this.#closedPromise = new Promise((resolve) => (this.#markClosed = resolve));
+    this.#connection = new LineConnection(socket, {
+      idleTimeoutMs: options.idleTimeoutMs,
+      maxBufferedInput: MAX_BUFFERED_INPUT,
+      onInput: () => void this.#pump(),
+      onIdle: () => this.#closeWith(REPLY.idle),
+      onClose: () => this.#onClose(),
+      onError: (err) => options.logger.debug({ remote: this.remoteAddress, err: err.message }, 'socket error'),
+    });
+    this.#in = this.#connection.input;
+    this.remoteAddress = this.#connection.remoteAddress;
     // One handler per command, per state (RFC 1939 §4-§7, RFC 2449, RFC 2595, RFC 5034).
     const common = { CAPA: () => this.#cmdCapa(), QUIT: () => this.#cmdQuit() };
     this.#authorization = {
@@ -111,11 +109,11 @@ export class Pop3Session {
   }
 
   get closed(): Promise<void> {
-    return this.#closedPromise;
+    return this.#connection.closed;
   }
 
   start(): void {
-    this.#listen(this.#socket);
+    this.#connection.start();
     this.#timestamp = this.#options.apop ? apopTimestamp(this.#options.hostname) : undefined;
     this.#write(REPLY.greeting(this.#options.hostname, this.#timestamp));
   }
@@ -129,23 +127,17 @@ export class Pop3Session {
   shutdown(): Promise<void> {
     this.#shutdownRequested = true;
     if (!this.#processing) this.#closeWith(REPLY.shuttingDown);
-    return this.#closedPromise;
+    return this.#connection.closed;
   }
 
   // ── input ────────────────────────────────────────────────────────────────
 
-  #listen(socket: Socket): void {
-    socket.setTimeout(this.#options.idleTimeoutMs, () => this.#closeWith(REPLY.idle));
-    socket.on('close', () => this.#onClose());
-    socket.on('error', (err) => this.#options.logger.debug({ remote: this.remoteAddress, err: err.message }, 'socket error'));
-    socket.on('data', this.#onSocketData);
+  get #closed(): boolean {
+    return this.#connection.closing;
   }
 
-  #onData(chunk: Buffer): void {
-    if (this.#closed) return;
-    this.#in.append(chunk);
-    if (this.#in.length > MAX_BUFFERED_INPUT) this.#socket.pause();
-    void this.#pump();
+  get #tls(): boolean {
+    return this.#connection.tls !== null;
   }
 
   async #pump(): Promise<void> {
@@ -161,7 +153,7 @@ export class Pop3Session {
     } finally {
       this.#processing = false;
       if (this.#shutdownRequested) this.#closeWith(REPLY.shuttingDown);
-      if (!this.#closed && this.#in.length <= MAX_BUFFERED_INPUT) this.#socket.resume();
+      this.#connection.resumeInput();
     }
   }
 
@@ -296,20 +288,10 @@ export class Pop3Session {
     if (!secureContext) return this.#error(REPLY.unknownCommand);
     this.#write(REPLY.startTls);
     // RFC 2595 §4 and the "NO STARTTLS" injection class: what was pipelined in clear
-    // behind STLS never runs inside TLS.
-    this.#in.clear();
-    this.#socket.off('data', this.#onSocketData);
-    const tlsSocket = await upgradeToTls(this.#raw, secureContext);
-    if (!tlsSocket || this.#closed) {
-      tlsSocket?.destroy();
-      return;
-    }
-    this.#socket = tlsSocket;
-    this.#tls = true;
+    // behind STLS never runs inside TLS; the connection discards it.
+    if (!(await this.#connection.upgradeToTls(secureContext))) return;
     // Forget everything from before TLS (a USER name given in clear, for one).
     this.#userName = undefined;
-    this.#in.clear();
-    this.#listen(tlsSocket);
   }
 
   #cmdQuit(): Promise<void> | void {
@@ -424,18 +406,17 @@ export class Pop3Session {
   /** Status line, stuffed content and terminator in one write; waits when the socket is full. */
   async #sendMultiline(status: string, body: readonly Buffer[]): Promise<void> {
     if (this.#closed) return;
-    const socket = this.#socket;
-    socket.cork();
-    socket.write(status);
-    for (const piece of body) socket.write(piece);
-    const more = socket.write(END_OF_MULTILINE);
-    socket.uncork();
-    if (!more && !this.#closed) await Promise.race([once(socket, 'drain'), once(socket, 'close')]).catch(() => {});
+    const connection = this.#connection;
+    connection.cork();
+    connection.write(status);
+    for (const piece of body) connection.write(piece);
+    const more = connection.write(END_OF_MULTILINE);
+    connection.uncork();
+    if (!more) await connection.drained();
   }
 
   #write(text: string): void {
-    if (this.#closed || this.#socket.destroyed) return;
-    this.#socket.write(text);
+    this.#connection.write(text);
   }
 
   #error(reply: string): void {
@@ -445,12 +426,8 @@ export class Pop3Session {
 
   #closeWith(reply: string): void {
     if (this.#closed) return;
-    this.#write(reply);
-    this.#closed = true;
-    this.#in.clear();
+    this.#connection.closeWith(reply);
     this.#releaseMaildrop();
-    this.#socket.end();
-    setTimeout(() => this.#raw.destroy(), 5_000).unref();
   }
 
   #releaseMaildrop(): void {
@@ -459,8 +436,6 @@ export class Pop3Session {
 
   #onClose(): void {
     // A dropped connection never reaches UPDATE: nothing marked is deleted.
-    this.#closed = true;
     this.#releaseMaildrop();
-    this.#markClosed();
   }
 }

@@ -1,6 +1,6 @@
-// The input side of a line protocol (SMTP, POP3): bytes as they arrive, cut into
-// command lines with a length bound. A line over the bound is reported once and
-// dropped up to its end; the session answers it. Shared by src/smtp and src/mra/pop3.
+// The input side of a line protocol (SMTP, POP3, IMAP): bytes as they arrive, cut into
+// command lines with a length bound, or taken as counted octets (an IMAP literal). A
+// line over the bound is reported once and dropped up to its end; the session answers it.
 
 const EMPTY = Buffer.alloc(0);
 
@@ -37,6 +37,17 @@ export class CommandInput {
   /** Puts back bytes that followed the end of a DATA phase (pipelined commands). */
   restore(rest: Buffer): void {
     this.#buffer = rest;
+  }
+
+  /**
+   * Exactly `octets` bytes (RFC 9051 §4.3: the octets of a literal), or undefined until
+   * that many are buffered. The caller's buffered-input bound must allow them.
+   */
+  takeBytes(octets: number): Buffer | undefined {
+    if (this.#buffer.length < octets) return undefined;
+    const taken = this.#buffer.subarray(0, octets);
+    this.#buffer = this.#buffer.subarray(octets);
+    return taken;
   }
 
   /** The first bytes buffered, without taking them. */

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CommandInput, LINE_TOO_LONG } from '../../src/server/command-input.ts';
+import { CommandInput, LINE_TOO_LONG } from '../../src/net/command-input.ts';
 
 test('lines are cut at LF, CRLF or bare LF, and wait for their end', () => {
   const input = new CommandInput();
@@ -37,4 +37,16 @@ test('takeAll, restore and peek serve the DATA phase and read-ahead', () => {
   assert.equal(input.length, 0);
   input.restore(Buffer.from('QUIT\r\n'));
   assert.equal(input.takeLine(10), 'QUIT');
+});
+
+test('takeBytes takes exactly the counted octets (a literal), then lines go on', () => {
+  const input = new CommandInput();
+  input.append(Buffer.from('abc'));
+  assert.equal(input.takeBytes(5), undefined, 'waits for all of them');
+  input.append(Buffer.from('de\r\nfg)\r\n'));
+  assert.equal(input.takeBytes(5)!.toString(), 'abcde');
+  assert.equal(input.takeBytes(4)!.toString(), '\r\nfg');
+  assert.equal(input.takeBytes(0)!.length, 0);
+  assert.equal(input.takeLine(10), ')');
+  assert.equal(input.length, 0);
 });
