@@ -3,9 +3,17 @@
 // node:sqlite); the npm package `node@24` carries that runtime. When this file is
 // started by an older system Node (e.g. `npx kakitome` with Debian's Node 20 first
 // on PATH), re-run it under the bundled runtime instead of failing on syntax.
-import { spawnSync } from 'node:child_process';
+//
+// The wrapper stays as the parent of the Node 24 process and passes on what a
+// supervisor or a terminal sends it: SIGTERM, SIGINT and SIGHUP go to the child, and
+// the wrapper exits as the child did (its exit status, or the same signal), so no
+// process is left behind whichever of the two PIDs is signalled.
+import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
+import { constants } from 'node:os';
 import { fileURLToPath } from 'node:url';
+
+const FORWARDED_SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'];
 
 const major = Number(process.versions.node.split('.')[0]);
 if (major < 24) {
@@ -17,9 +25,27 @@ if (major < 24) {
     process.stderr.write('kakitome: Node.js 24 or later is required; run `npm install` to fetch it\n');
     process.exit(1);
   }
-  const result = spawnSync(nodeBin, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: 'inherit' });
-  if (result.signal) process.kill(process.pid, result.signal);
-  process.exit(result.status ?? 1);
+  const child = spawn(nodeBin, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: 'inherit' });
+  const forward = (signal) => {
+    // A child that has already exited cannot be signalled; its exit ends us below.
+    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+  };
+  for (const signal of FORWARDED_SIGNALS) process.on(signal, forward);
+  child.once('error', (error) => {
+    process.stderr.write(`kakitome: cannot run ${nodeBin}: ${error.message}\n`);
+    process.exit(1);
+  });
+  child.once('exit', (code, signal) => {
+    if (signal) {
+      // Die by the same signal, so that our parent sees what happened to the server.
+      for (const name of FORWARDED_SIGNALS) process.off(name, forward);
+      process.kill(process.pid, signal);
+      // Should the signal not end us, exit with the shell's code for it.
+      setTimeout(() => process.exit(128 + (constants.signals[signal] ?? 0)), 1000);
+      return;
+    }
+    process.exit(code ?? 1);
+  });
+} else {
+  await import('../src/cli/main.ts');
 }
-
-await import('../src/cli/main.ts');

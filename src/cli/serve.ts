@@ -45,7 +45,7 @@ async function ensureDevInstance(): Promise<string> {
 export function registerServeCommand(program: Command): void {
   program
     .command('serve')
-    .description('run every configured listener until SIGTERM/SIGINT, then drain sessions and exit 0')
+    .description('run every configured listener until SIGTERM, SIGINT or SIGHUP, then drain sessions and exit 0')
     .option('--dev', `with no config anywhere, create (once) and run the development instance in ./${DEV_DIR}`)
     .action(async (opts: { dev?: boolean }, cmd: Command) => {
       const configPath = opts.dev && noConfigAnywhere(cmd) ? await ensureDevInstance() : configPathOf(cmd);
@@ -60,6 +60,8 @@ export function registerServeCommand(program: Command): void {
       };
       process.on('SIGTERM', onSignal);
       process.on('SIGINT', onSignal);
+      // For now SIGHUP stops like SIGTERM (a supervisor or a closed terminal); it will become a reload.
+      process.on('SIGHUP', onSignal);
       server = await startServer(config);
       if (stopRequested) void server.stop();
       await server.stopped;

@@ -62,9 +62,9 @@ test('serve refuses a data directory open to group or others', async (t) => {
   assert.match(r.stderr, /^kakitome: data directory .* is open to group or others \(mode 755\); run: chmod 700 /);
 });
 
-test('npm start is serve --dev', () => {
+test('npm start is serve --dev, exec-ed so that the signals npm forwards reach the server', () => {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { scripts: Record<string, string> };
-  assert.equal(pkg.scripts.start, 'node bin/kakitome.js serve --dev');
+  assert.equal(pkg.scripts.start, 'exec node bin/kakitome.js serve --dev');
 });
 
 test('npm start (serve --dev) creates the development instance once, with a user, and serves it', async (t) => {

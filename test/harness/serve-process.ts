@@ -67,8 +67,8 @@ export class ServeProcess {
   /** stdout and stderr are fully read. */
   readonly closed: Promise<void>;
 
-  constructor(command: string, args: readonly string[], cwd: string, log: ServeLog) {
-    this.child = spawnTracked(command, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  constructor(command: string, args: readonly string[], cwd: string, log: ServeLog, env?: NodeJS.ProcessEnv) {
+    this.child = spawnTracked(command, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], ...(env ? { env } : {}) });
     let streamsOpen = 2;
     let allClosed = () => {};
     this.closed = new Promise((resolve) => { allClosed = resolve; });
@@ -95,10 +95,10 @@ export class ServeProcess {
     return this.child.exitCode === null && this.child.signalCode === null;
   }
 
-  /** Starts serve and waits for its `"msg":"ready"` log entry; throws with its logs otherwise. */
-  static async start(command: string, args: readonly string[], cwd: string, log: ServeLog, readyTimeoutMs: number): Promise<ServeProcess> {
+  /** Starts serve and waits for its `"msg":"ready"` log entry; throws with its logs otherwise. `env` replaces childEnv(). */
+  static async start(command: string, args: readonly string[], cwd: string, log: ServeLog, readyTimeoutMs: number, env?: NodeJS.ProcessEnv): Promise<ServeProcess> {
     const since = log.lines.length;
-    const serve = new ServeProcess(command, args, cwd, log);
+    const serve = new ServeProcess(command, args, cwd, log, env);
     const stopWaiting = new AbortController();
     const outcome = await Promise.race([
       log.waitFor((entry) => entry.msg === 'ready', readyTimeoutMs, since, stopWaiting.signal).then(() => 'ready' as const, () => 'timeout' as const),

@@ -1,0 +1,208 @@
+// `kakitome serve` started each documented way stops cleanly when a supervisor
+// signals only the top process: `npx kakitome serve`, `node bin/kakitome.js serve`
+// under an older system Node (the wrapper re-runs itself under Node 24) and
+// `npm start`. After SIGTERM (or SIGINT, SIGHUP) to that one PID: exit status 0,
+// every process of the tree recorded while it ran is gone, and the ports are free.
+//
+// npm (and so npx) forwards only SIGTERM and SIGINT, to the `sh -c` it runs the
+// command in; `npm start` exec-s the server in that shell, so they reach it. `npx
+// kakitome serve` runs `sh -c "kakitome serve"`, which we cannot change: the shell
+// dies of SIGTERM (and waits through SIGINT), so the server is orphaned. That case
+// is a todo here (it runs and reports, but does not fail the suite).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { accessSync, constants, readdirSync, readFileSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startInstance, KAKITOME_BIN, type Instance } from '../harness/instance.ts';
+import { childEnv, settlesWithin } from '../harness/processes.ts';
+import { isTcpPortFree } from '../harness/ports.ts';
+import { ServeLog, ServeProcess } from '../harness/serve-process.ts';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+/** PATH as a user's shell has it: without any node_modules/.bin that npm put first. */
+function userPath(): string {
+  return (process.env.PATH ?? '').split(delimiter).filter((dir) => !dir.includes('node_modules')).join(delimiter);
+}
+
+/** Every executable `name` on the user's PATH (like `which -a`). */
+function onPath(name: string): string[] {
+  const found: string[] = [];
+  for (const dir of userPath().split(delimiter)) {
+    if (!dir) continue;
+    try {
+      accessSync(join(dir, name), constants.X_OK);
+      found.push(join(dir, name));
+    } catch {
+      // not here
+    }
+  }
+  return found;
+}
+
+/** The first Node older than 24 on the user's PATH: the one the wrapper exists for. */
+function systemNode(): string | undefined {
+  return onPath('node').find((bin) => {
+    const version = spawnSync(bin, ['-p', 'process.versions.node'], { encoding: 'utf8' }).stdout.trim();
+    return Number(version.split('.')[0]) < 24;
+  });
+}
+
+interface Proc { pid: number; start: string }
+
+/** pid → [ppid, start time] of every process now, from /proc. */
+function processTable(): Map<number, { ppid: number; start: string; state: string }> {
+  const table = new Map<number, { ppid: number; start: string; state: string }>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+    } catch {
+      continue;
+    }
+    // pid (comm) state ppid ... starttime (field 22); comm may hold spaces and parentheses.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    table.set(Number(name), { state: fields[0]!, ppid: Number(fields[1]), start: fields[19]! });
+  }
+  return table;
+}
+
+/** The process `pid` and all its descendants, each with its start time (to tell a reused PID). */
+function processTree(pid: number): Proc[] {
+  const table = processTable();
+  const tree: Proc[] = [];
+  const queue = [pid];
+  while (queue.length > 0) {
+    const current = queue.shift()!;
+    const entry = table.get(current);
+    if (!entry) continue;
+    tree.push({ pid: current, start: entry.start });
+    for (const [child, info] of table) if (info.ppid === current) queue.push(child);
+  }
+  return tree;
+}
+
+/** Those of `tree` still alive (a zombie is dead: only its parent's wait is missing). */
+function alive(tree: readonly Proc[]): Proc[] {
+  const table = processTable();
+  return tree.filter((p) => {
+    const entry = table.get(p.pid);
+    return entry !== undefined && entry.start === p.start && entry.state !== 'Z';
+  });
+}
+
+function describe(procs: readonly Proc[]): string {
+  return procs.map((p) => {
+    try {
+      return `${p.pid} ${readFileSync(`/proc/${p.pid}/cmdline`, 'utf8').split('\0').join(' ').trim()}`;
+    } catch {
+      return String(p.pid);
+    }
+  }).join('\n');
+}
+
+/** Polls `check` until it holds or `bound` ms have passed (a bound against hanging, not a timing claim). */
+async function eventually(check: () => boolean | Promise<boolean>, bound = 30_000): Promise<boolean> {
+  for (const until = Date.now() + bound; Date.now() < until;) {
+    if (await check()) return true;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return check();
+}
+
+let instance: Instance;
+before(async () => {
+  instance = await startInstance();
+  await instance.stop();
+});
+after(async () => {
+  await instance?.close();
+});
+
+interface Way {
+  name: string;
+  command: () => { command: string; args: string[] } | string;
+}
+
+const WAYS: Record<string, Way> = {
+  npx: {
+    name: 'npx kakitome serve',
+    command: () => {
+      const npx = onPath('npx')[0];
+      return npx ? { command: npx, args: ['kakitome', 'serve'] } : 'npx is not on PATH';
+    },
+  },
+  wrapper: {
+    name: 'node bin/kakitome.js serve under the system Node',
+    command: () => {
+      const node = systemNode();
+      return node ? { command: node, args: [KAKITOME_BIN, 'serve'] } : 'no Node older than 24 on PATH';
+    },
+  },
+  npmStart: {
+    name: 'npm start',
+    command: () => {
+      const npm = onPath('npm')[0];
+      return npm ? { command: npm, args: ['start'] } : 'npm is not on PATH';
+    },
+  },
+  node24: {
+    name: 'node bin/kakitome.js serve under Node 24',
+    command: () => ({ command: process.execPath, args: [KAKITOME_BIN, 'serve'] }),
+  },
+};
+
+const TODO: Partial<Record<keyof typeof WAYS, string>> = {
+  npx: 'npm exec runs the command in `sh -c`, which dies of the forwarded SIGTERM and orphans the server',
+};
+
+const CASES: Array<[keyof typeof WAYS, NodeJS.Signals]> = [
+  ['npx', 'SIGTERM'],
+  ['wrapper', 'SIGTERM'],
+  ['wrapper', 'SIGINT'],
+  ['wrapper', 'SIGHUP'],
+  ['npmStart', 'SIGTERM'],
+  ['npmStart', 'SIGINT'],
+  ['node24', 'SIGHUP'],
+];
+
+for (const [way, signal] of CASES) {
+  test(`${WAYS[way]!.name}: ${signal} to the top PID drains, exits 0 and leaves no process or port behind`, { todo: TODO[way] }, async (t) => {
+    const how = WAYS[way]!.command();
+    if (typeof how === 'string') {
+      t.skip(how);
+      return;
+    }
+    const env = childEnv({ PATH: userPath(), KAKITOME_CONFIG: instance.configPath, npm_config_offline: 'true', npm_config_update_notifier: 'false' });
+    for (const name of Object.keys(env)) if (/^npm_(lifecycle|package|config_(?!offline|update_notifier))/i.test(name)) delete env[name];
+    const log = new ServeLog();
+    const serve = await ServeProcess.start(how.command, how.args, ROOT, log, 60_000, env);
+    const top = serve.child.pid!;
+    const tree = processTree(top);
+    t.after(() => {
+      // Whatever happened, nothing of this tree outlives the test.
+      for (const p of alive(tree)) {
+        try { process.kill(p.pid, 'SIGKILL'); } catch { /* gone */ }
+      }
+    });
+    assert.ok(tree.length >= 1, 'the process tree was recorded');
+
+    process.kill(top, signal);
+    const exited = await settlesWithin(serve.exited, 30_000);
+    if (!exited) serve.child.kill('SIGKILL');
+    assert.ok(exited, `the top process (${how.command} ${how.args.join(' ')}) did not exit after ${signal}; logs:\n${log.lines.join('\n')}`);
+    assert.deepEqual({ code: serve.child.exitCode, signal: serve.child.signalCode }, { code: 0, signal: null },
+      `exit status after ${signal}; logs:\n${log.lines.join('\n')}`);
+    assert.ok(log.entries().some((e) => e.msg === 'stopped'), `the server drained and logged "stopped"; logs:\n${log.lines.join('\n')}`);
+
+    await eventually(() => alive(tree).length === 0);
+    assert.deepEqual(describe(alive(tree)), '', `processes of the tree (${tree.map((p) => p.pid).join(' ')}) still running after the top one exited`);
+
+    const ports = Object.values(instance.ports);
+    await eventually(async () => (await Promise.all(ports.map((port) => isTcpPortFree(port, instance.host)))).every(Boolean));
+    for (const port of ports) assert.ok(await isTcpPortFree(port, instance.host), `port ${port} is free again`);
+  });
+}
