@@ -21,7 +21,7 @@ import {
 } from '../server/listeners.ts';
 import { notYetServed } from '../server/not-yet-served.ts';
 import { createSmtpService } from '../smtp/service.ts';
-import { ConnectionLimiter } from '../smtp/connection-limits.ts';
+import { ConnectionLimiter } from '../net/connection-limits.ts';
 import { createMtaHandler } from '../mta/handler.ts';
 import { createPop3Service } from '../mra/pop3/service.ts';
 import { MaildropLocks } from '../mra/pop3/maildrop.ts';

@@ -10,7 +10,7 @@
 import type { Logger } from 'pino';
 import type { Reply } from '../mail/reply.ts';
 import type { DeliveryResult, MailDeliveryAgent } from '../mda/deliver.ts';
-import type { QueueOrigin } from '../store/deliveries.ts';
+import type { QueueOrigin } from '../store/queue.ts';
 import { MessageContent } from './content.ts';
 import { DraftWriter, type ScratchFiles } from './draft-writer.ts';
 import { runPipeline } from './pipeline.ts';

@@ -3,7 +3,7 @@
 import type { Logger } from 'pino';
 import type { Reply } from '../mail/reply.ts';
 import type { ContentEdit, MessageContent } from './content.ts';
-import type { MessageFlag } from '../store/deliveries.ts';
+import type { MessageFlag } from '../store/mailboxes.ts';
 
 /** Where a message entered: each origin has its own ordered list of steps (origins.ts). */
 export type IntakeOrigin = 'mta' | 'msa' | 'notice';

@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import type { ProtocolService } from '../server/listeners.ts';
 import type { ServerTlsOptions } from '../tls/context.ts';
 import { checkAccess, type NetworkList } from '../policy/access/networks.ts';
-import type { ConnectionLimiter } from './connection-limits.ts';
+import type { ConnectionLimiter } from '../net/connection-limits.ts';
 import { REPLY, type Reply } from './replies.ts';
 import { SmtpSession, type MessageSink, type SmtpHandler, type SmtpLimits } from './session.ts';
 

@@ -8,15 +8,10 @@
 // which collectOrphans() removes at the next start.
 import type { Readable } from 'node:stream';
 
-/** System flags (RFC 9051 §2.3.2) as bits of StoredMessage.flags. */
-export const MESSAGE_FLAGS = {
-  '\\Seen': 1,
-  '\\Answered': 2,
-  '\\Flagged': 4,
-  '\\Deleted': 8,
-  '\\Draft': 16,
-} as const;
-export type MessageFlag = keyof typeof MESSAGE_FLAGS;
+import { MESSAGE_FLAGS, type MessageFlag } from './mailboxes.ts';
+import type { QueueOrigin } from './queue.ts';
+
+export { MESSAGE_FLAGS, type MessageFlag, type QueueOrigin };
 
 /** A copy for one local user: which mailbox (created on first delivery), which flags. */
 export interface MailboxCopy {
@@ -36,9 +31,6 @@ export interface QueuedRecipient {
   /** First delivery attempt not before this (unix ms): the hold window of submitted mail. */
   notBefore?: number;
 }
-
-/** Who put mail in the queue: decides whether its sender may get a notice (no backscatter). */
-export type QueueOrigin = 'mta' | 'msa';
 
 /** One written message file and the copies and queue entries it becomes. */
 export interface DeliveryPart {

@@ -5,6 +5,16 @@ import type { Readable } from 'node:stream';
 
 export const INBOX = 'INBOX';
 
+/** System flags (RFC 9051 §2.3.2) as bits of StoredMessage.flags. */
+export const MESSAGE_FLAGS = {
+  '\\Seen': 1,
+  '\\Answered': 2,
+  '\\Flagged': 4,
+  '\\Deleted': 8,
+  '\\Draft': 16,
+} as const;
+export type MessageFlag = keyof typeof MESSAGE_FLAGS;
+
 export interface StoredMessage {
   id: number;
   mailboxId: number;

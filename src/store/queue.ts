@@ -5,7 +5,8 @@
 // so the server and the CLI (another process) can work on the queue at the same time.
 // A message file is removed only after the commit, and only when nothing references it.
 import type { Readable } from 'node:stream';
-import type { QueueOrigin } from './deliveries.ts';
+/** Who put mail in the queue: decides whether its sender may get a notice (no backscatter). */
+export type QueueOrigin = 'mta' | 'msa';
 
 export interface QueueRow {
   id: number;

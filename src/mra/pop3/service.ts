@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import type { ProtocolService } from '../../server/listeners.ts';
 import type { ServerTlsOptions } from '../../tls/context.ts';
 import { checkAccess, type NetworkList } from '../../policy/access/networks.ts';
-import type { ConnectionLimiter } from '../../smtp/connection-limits.ts';
+import type { ConnectionLimiter } from '../../net/connection-limits.ts';
 import { Pop3Session, type Pop3SessionOptions } from './session.ts';
 import { REPLY } from './replies.ts';
 

@@ -8,7 +8,7 @@ import type { StatementSync } from 'node:sqlite';
 import type { BlobStore } from '../blobs.ts';
 import { commitDurably, type Db } from './db.ts';
 import { DEFAULT_DUE_LIMIT, type QueueRow, type QueueStore } from '../queue.ts';
-import type { QueueOrigin } from '../deliveries.ts';
+import type { QueueOrigin } from '../queue.ts';
 
 interface Row {
   id: number;

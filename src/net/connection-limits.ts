@@ -1,6 +1,7 @@
 // Simultaneous-session limits, total and per client address, shared by the SMTP
-// listeners (SPEC: bounded connection sizes against resource exhaustion).
-import { plainAddress } from '../policy/access/networks.ts';
+// listeners (one pool) and by the POP3 listeners (another) (SPEC: bounded connection
+// sizes against resource exhaustion).
+import { plainAddress } from '../mail/ip.ts';
 
 export class ConnectionLimiter {
   readonly #maxTotal: number;
