@@ -6,7 +6,6 @@ import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync }
 import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
 import { normaliseDomain } from '../mail/address.ts';
-import { createSelfSignedCertificate } from '../tls/self-signed.ts';
 import { openStore } from '../store/store.ts';
 import { addDomainWithKeys } from './domain.ts';
 import { CliError } from './errors.ts';
@@ -53,6 +52,8 @@ export async function initInstance(options: InitOptions): Promise<InitResult> {
   mkdirSync(dir, { recursive: true });
   const staging = mkdtempSync(join(dir, '.kakitome-init-'));
   try {
+    // Loaded here, not at start: pkijs is ~12 MB of memory that `serve` never needs.
+    const { createSelfSignedCertificate } = await import('../tls/self-signed.ts');
     const certificate = await createSelfSignedCertificate(hostname);
     mkdirSync(join(staging, TLS_DIR), { mode: 0o700 });
     writeFileSync(join(staging, TLS_DIR, 'cert.pem'), certificate.certPem, { mode: 0o644 });

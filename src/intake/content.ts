@@ -53,7 +53,10 @@ export class MessageContent {
 
   /** The whole content in one buffer (reads the scratch file, if any). */
   async read(): Promise<Buffer> {
-    if (this.#segments.length === 1 && 'data' in this.#segments[0]!) return this.#segments[0].data;
+    if (this.inMemory) {
+      const pieces = this.#segments as readonly { data: Buffer }[];
+      return pieces.length === 1 ? pieces[0]!.data : Buffer.concat(pieces.map((piece) => piece.data), this.size);
+    }
     const pieces: Buffer[] = [];
     for await (const chunk of this.stream()) pieces.push(chunk as Buffer);
     return Buffer.concat(pieces, this.size);
