@@ -1,6 +1,7 @@
-// One SMTP session (RFC 5321) on one socket: reads command lines, runs one handler per
-// command, and streams DATA into a message file. What to accept is not decided here:
-// each stage asks the role's SmtpHandler (src/mta, later src/msa) for a verdict.
+// One SMTP session (RFC 5321) on one connection: reads command lines, runs one handler
+// per command, and streams DATA into the sink the role's handler gives it (the intake's
+// draft). What to accept is not decided here: each stage asks the role's SmtpHandler
+// (src/mta, src/msa) for a verdict; the engine knows no store.
 //
 // SECURITY: every input is bounded (line length, buffered input, message and header
 // size, recipients, errors, idle time). Only <CRLF>.<CRLF> ends DATA, and a message
