@@ -6,7 +6,7 @@ import { notifySender, readHeader } from '../queue/bounce.ts';
 import { createIntake } from '../app/intake.ts';
 import { createResolver } from '../dns/resolver.ts';
 import { mailauthResolver } from '../policy/spf/resolver.ts';
-import { createCommandLogger } from '../server/log.ts';
+import { createLogger } from '../server/log.ts';
 import { withStore } from './context.ts';
 import { CliError } from './errors.ts';
 import { print, printTable } from './io.ts';
@@ -100,7 +100,7 @@ export function registerQueueCommands(program: Command): void {
         if (removed.rows.length === 0) throw new CliError(`no queued message ${id}`);
         print(`cancelled ${id}: removed ${removed.rows.length} recipient(s): ${removed.rows.map((row) => row.recipient).join(', ')}`);
         // The notice enters like any other message: through the intake, into the sender's mailbox.
-        const intake = createIntake(config, store, mailauthResolver(createResolver(config.dns.servers)), createCommandLogger());
+        const intake = createIntake(config, store, mailauthResolver(createResolver(config.dns.servers)), createLogger('warn', 2));
         const notice = await notifySender({ accounts: store.accounts, queue: store.queue, intake }, {
           kind: 'cancelled',
           hostname: config.hostname,

@@ -151,9 +151,4 @@ export class MessageContent {
     }
     return out;
   }
-
-  /** Pieces to write as they are (buffers) or to copy from the scratch file. */
-  get segments(): readonly Readonly<Segment>[] {
-    return this.#segments;
-  }
 }

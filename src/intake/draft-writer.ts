@@ -5,16 +5,14 @@
 // file of the delivery store (never collected as an orphan while in use), removed once
 // the message is delivered or refused.
 import { PassThrough } from 'node:stream';
-import { MessageContent } from './content.ts';
-import type { Readable } from 'node:stream';
+import { MessageContent, type ScratchReader } from './content.ts';
 
 export const SPILL_BYTES = 1024 * 1024;
 
 /** The part of the DeliveryStore a message in transit uses for its scratch copy. */
-export interface ScratchFiles {
+export interface ScratchFiles extends ScratchReader {
   newMessageFile(): string;
   writeMessageFile(name: string, content: AsyncIterable<Uint8Array>): Promise<{ size: number }>;
-  openMessageFile(name: string, range?: { start: number; end: number }): Readable;
   abandonMessageFile(name: string, reason?: unknown): Promise<void>;
 }
 

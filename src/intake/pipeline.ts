@@ -30,6 +30,7 @@ export async function runPipeline(
       return { action: verdict.action, reply: verdict.reply, step: step.name, notes: { ...draft.notes, ...verdict.notes } };
     }
     if (verdict.action === 'modify') draft = applyModify(draft, verdict);
+    else if (verdict.notes) draft = { ...draft, notes: { ...draft.notes, ...verdict.notes } };
   }
   return { action: 'accept', draft, steps: ran };
 }

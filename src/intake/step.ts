@@ -71,7 +71,7 @@ export interface RecipientChange {
 }
 
 export type StepVerdict =
-  | { action: 'accept' }
+  | { action: 'accept'; notes?: Record<string, unknown> }
   | {
       action: 'modify';
       /** Header fields (CRLF-terminated) added on top of the message. */

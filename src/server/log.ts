@@ -4,12 +4,8 @@ import { pino, type Logger } from 'pino';
 
 export type { Logger };
 
-/** For a command run by hand (stdout is the user's): warnings and errors as JSON lines on stderr. */
-export function createCommandLogger(): Logger {
-  return pino({ level: 'warn', base: { pid: process.pid }, formatters: { level: (label) => ({ level: label }) } }, pino.destination({ dest: 2, sync: true }));
-}
-
-export function createLogger(level: string): Logger {
+/** `serve` logs to stdout; a command run by hand (stdout is the user's) to stderr (dest 2). */
+export function createLogger(level: string, dest: 1 | 2 = 1): Logger {
   return pino(
     {
       level,
@@ -17,6 +13,6 @@ export function createLogger(level: string): Logger {
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
     },
-    pino.destination({ dest: 1, sync: true }),
+    pino.destination({ dest, sync: true }),
   );
 }

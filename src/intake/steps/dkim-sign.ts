@@ -18,7 +18,7 @@ export function dkimSignStep(options: { accounts: Pick<AccountStore, 'isLocalDom
       const candidate = signingDomainFor(from, () => true);
       if (!candidate || !(await options.accounts.isLocalDomain(candidate))) return { action: 'accept', notes: { dkim: null } };
       const signature = await signMessage(await draft.content.read(), candidate, await options.keys.activeDkimKeys(candidate));
-      if (!signature) return { action: 'modify', notes: { dkim: null } };
+      if (!signature) return { action: 'accept', notes: { dkim: null } };
       return { action: 'modify', prepend: signature, notes: { dkim: candidate } };
     },
   };
