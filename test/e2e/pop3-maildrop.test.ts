@@ -6,7 +6,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startInstance, type Instance } from '../harness/instance.ts';
-import { deliver, headerOf, octets, openMaildrop, openMaildropEventually, Pop3Client, testMessage, type TestMessage } from './pop3.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { deliver, headerOf, octets, openMaildrop, openMaildropEventually, plainResponse, Pop3Client, testMessage, type TestMessage } from './pop3.ts';
 
 const PASSWORD = 'maildrop-test-password';
 const READER = 'reader@example.test'; // read-only tests
@@ -14,7 +15,8 @@ const DELETER = 'deleter@example.test'; // DELE, RSET, QUIT
 const DROPPER = 'dropper@example.test'; // connection dropped with messages marked
 const LOCKER = 'locker@example.test'; // the maildrop lock
 const OTHER = 'other@example.test';
-const users = [READER, DELETER, DROPPER, LOCKER, OTHER].map((address) => ({ address, password: PASSWORD }));
+const QUICK = 'quick@example.test'; // closes while the password is checked
+const users = [READER, DELETER, DROPPER, LOCKER, OTHER, QUICK].map((address) => ({ address, password: PASSWORD }));
 
 /** The message as RETR must return it: kakitome's Authentication-Results: and Received: headers, then the message as sent, then CRLF. */
 function assertRetrieved(retrieved: string, sent: TestMessage, why: string): void {
@@ -156,6 +158,43 @@ describe('POP3 maildrop (one instance, mail delivered over port 25)', () => {
     }
   });
 
+  test('pipelined RETR 1, RETR 999, RETR 0, TOP 999 0: -ERR for the ones that do not exist; the session and the server go on (issue 10: these stopped serve)', async () => {
+    const client = await openMaildrop(instance, READER, PASSWORD);
+    try {
+      // On 995 with USER/PASS as the tester did, then the read-ahead of a pipelined RETR
+      // names messages that do not exist.
+      client.sendRaw('RETR 1\r\nRETR 999\r\nRETR 0\r\nRETR 1\r\nTOP 999 0\r\nRETR 4294967296\r\nNOOP\r\n');
+      assertRetrieved((await client.multiReply()).body!, readerMail[0]!, 'RETR 1');
+      for (const what of ['RETR 999', 'RETR 0']) client.assertErr(await client.reply(), what);
+      assertRetrieved((await client.multiReply()).body!, readerMail[0]!, 'RETR 1 again');
+      for (const what of ['TOP 999 0', 'RETR 4294967296']) client.assertErr(await client.reply(), what);
+      client.assertOk(await client.reply(), 'NOOP after the refused RETRs');
+      client.assertOk(await client.quit(), 'QUIT');
+    } finally {
+      await client.end();
+    }
+    // Read-ahead of messages marked deleted, in the same pipelined way.
+    const again = await openMaildrop(instance, READER, PASSWORD);
+    try {
+      again.sendRaw('DELE 2\r\nRETR 1\r\nRETR 2\r\nRETR 3\r\nRSET\r\nQUIT\r\n');
+      again.assertOk(await again.reply(), 'DELE 2');
+      assertRetrieved((await again.multiReply()).body!, readerMail[0]!, 'RETR 1');
+      again.assertErr(await again.reply(), 'RETR 2 (marked deleted)');
+      assertRetrieved((await again.multiReply()).body!, readerMail[2]!, 'RETR 3');
+      again.assertOk(await again.reply(), 'RSET');
+      again.assertOk(await again.reply(), 'QUIT');
+    } finally {
+      await again.end();
+    }
+    const later = await openMaildrop(instance, READER, PASSWORD);
+    try {
+      assert.equal((await later.stat())[0], readerMail.length, 'the server still serves, and nothing was deleted');
+      later.assertOk(await later.quit(), 'QUIT');
+    } finally {
+      await later.end();
+    }
+  });
+
   test('pipelined in one write: STAT, LIST, UIDL, RETR 1, TOP 4 0, NOOP get their replies in order', async () => {
     const client = await openMaildrop(instance, READER, PASSWORD);
     try {
@@ -253,6 +292,28 @@ describe('POP3 maildrop (one instance, mail delivered over port 25)', () => {
       second.assertOk(await second.quit(), 'QUIT');
     } finally {
       await second.end();
+    }
+  });
+
+  test('a client that closes while its password is being checked leaves no lock behind: the next login works (issue 10: [IN-USE] until restart)', async () => {
+    await deliver(instance, QUICK, [testMessage(QUICK, { prefix: 'quick-close' })]);
+    const logins = [`USER ${QUICK}\r\nPASS ${PASSWORD}\r\n`, `AUTH PLAIN ${plainResponse(QUICK, PASSWORD)}\r\n`];
+    for (const login of logins) {
+      for (const waitMs of [0, 5, 30]) {
+        const client = await Pop3Client.connect(instance);
+        client.sendRaw(login);
+        if (waitMs > 0) await sleep(waitMs);
+        client.close(); // within the scrypt check of the password
+      }
+    }
+    // The server has seen every close by now; a lock left behind would answer [IN-USE] for good.
+    await sleep(500);
+    const next = await openMaildropEventually(instance, QUICK, PASSWORD, 2000);
+    try {
+      assert.ok((await next.stat())[0] >= 1, 'the maildrop opens');
+      next.assertOk(await next.quit(), 'QUIT');
+    } finally {
+      await next.end();
     }
   });
 

@@ -78,19 +78,28 @@ export class Maildrop {
     return this.#deleted.size;
   }
 
-  /** The stored bytes of message n; `upcoming` are numbers likely asked for next (pipelined RETRs), read ahead. */
+  /**
+   * The stored bytes of message n, which the caller has checked is live; `upcoming` are
+   * numbers likely asked for next (pipelined RETRs), read ahead. A number in `upcoming`
+   * that is out of range or marked deleted is skipped: its RETR gets its own -ERR.
+   */
   content(n: number, upcoming: readonly number[] = []): Promise<Buffer> {
-    for (const next of upcoming.slice(0, READ_AHEAD)) this.#read(next);
+    for (const next of upcoming.slice(0, READ_AHEAD)) if (next !== n && this.#isLive(next)) this.#read(next);
     const read = this.#read(n);
     this.#reads.delete(n);
     return read;
+  }
+
+  #isLive(n: number): boolean {
+    const entry = this.message(n);
+    return entry !== undefined && !entry.deleted;
   }
 
   #read(n: number): Promise<Buffer> {
     let read = this.#reads.get(n);
     if (!read) {
       const entry = this.message(n);
-      if (!entry) return Promise.reject(new RangeError(`no message ${n}`));
+      if (!entry) throw new RangeError(`no message ${n}`); // the session checks the number first
       read = this.#store.readListedMessage(entry.message);
       read.catch(() => {}); // a read ahead that is never asked for must not go unhandled
       this.#reads.set(n, read);

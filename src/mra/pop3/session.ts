@@ -261,6 +261,8 @@ export class Pop3Session {
       this.#options.logger.info({ ...log, reason: result.reason }, 'POP3 login refused');
       return this.#error(result.reason === 'locked' ? REPLY.lockedOut : REPLY.authFailed);
     }
+    // The password check took a while: a client that has gone meanwhile gets no lock.
+    if (this.#closed) return;
     const { mailboxes, locks } = this.#options;
     const release = locks.acquire(result.user.id);
     // RFC 2449 §8.1.1: [IN-USE] only after the credentials were accepted.
@@ -272,6 +274,8 @@ export class Pop3Session {
       release();
       throw err;
     }
+    // Closed while the maildrop was read: #onClose ran before there was a lock to release.
+    if (this.#closed) return release();
     this.#tx = { user: result.user, maildrop, release };
     this.#state = 'transaction';
     const pbs = this.#options.popBeforeSmtp;
