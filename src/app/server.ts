@@ -53,7 +53,8 @@ export interface RunningServer {
 
 export async function startServer(config: Config): Promise<RunningServer> {
   const logger = createLogger(config.log.level);
-  const tls = loadServerTls(config.tls.cert, config.tls.key);
+  const tls = loadServerTls(config.tls.cert, config.tls.key, { legacyCbcCiphers: config.tls.legacy_cbc_ciphers });
+  if (config.tls.legacy_cbc_ciphers) logger.warn({ ciphers: tls.ciphers }, 'tls.legacy_cbc_ciphers is on: TLS 1.2 CBC cipher suites are accepted (weaker than the default, AEAD only)');
   const store = openStore(config.data_dir);
   // One resolver for everything that asks DNS (sender authentication, DNSBL, MX lookups).
   const resolver = createResolver(config.dns.servers);

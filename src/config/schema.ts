@@ -65,6 +65,10 @@ const listen = z
 const tls = z.strictObject({
   cert: path().prefault('tls/cert.pem').describe('PEM certificate chain for every TLS listener, leaf first.'),
   key: path().prefault('tls/key.pem').describe('PEM private key of the certificate; keep it readable only by kakitome.'),
+  legacy_cbc_ciphers: z
+    .boolean()
+    .default(false)
+    .describe('Also accept TLS 1.2 CBC cipher suites (after every AEAD suite) for old clients that have no AEAD suite; weaker, so serve logs a warning. Off: AEAD suites only.'),
 });
 
 const dns = z.strictObject({

@@ -32,7 +32,7 @@ test('a config with only a hostname gets every secure default, paths resolved ne
     hostname: 'mail.example.com',
     data_dir: '/etc/kakitome/data',
     listen: { smtp: [], submission: [], submissions: [], pop3: [], pop3s: [] },
-    tls: { cert: '/etc/kakitome/tls/cert.pem', key: '/etc/kakitome/tls/key.pem' },
+    tls: { cert: '/etc/kakitome/tls/cert.pem', key: '/etc/kakitome/tls/key.pem', legacy_cbc_ciphers: false },
     dns: { servers: [] },
     relay: { trusted_networks: [] },
     pop_before_smtp: { enabled: false, ttl: 1_800_000 },

@@ -19,7 +19,7 @@ test('the reference is a Markdown table with one row per table and key, in schem
     [
       'hostname', 'data_dir',
       'listen', 'listen.smtp', 'listen.submission', 'listen.submissions', 'listen.pop3', 'listen.pop3s',
-      'tls', 'tls.cert', 'tls.key',
+      'tls', 'tls.cert', 'tls.key', 'tls.legacy_cbc_ciphers',
       'dns', 'dns.servers',
       'relay', 'relay.trusted_networks',
       'pop_before_smtp', 'pop_before_smtp.enabled', 'pop_before_smtp.ttl',
