@@ -33,7 +33,7 @@ async function sClient(instance: Instance, role: ListenerRole, args: readonly st
   return full.stdout;
 }
 
-describe('TLS policy on 25, 587, 465, 110 and 995 (openssl s_client)', () => {
+describe('TLS policy on 25, 587, 465, 110 and 995 (openssl s_client)', { concurrency: 4 }, () => {
   let instance: Instance;
 
   before(async () => {
@@ -62,13 +62,16 @@ describe('TLS policy on 25, 587, 465, 110 and 995 (openssl s_client)', () => {
     assert.match(tls13, /Cipher is TLS_AES_256_GCM_SHA384/, tls13);
   });
 
-  for (const role of ['smtp', 'pop3s'] as const) {
-    test(`${role}: a TLS 1.2 client that offers only CBC suites gets a handshake failure; so does TLS 1.1`, async () => {
+  for (const role of ROLES) {
+    test(`${role}: a TLS 1.2 client that offers only CBC suites gets a handshake failure; so do TLS 1.1 and 1.0`, async () => {
       const cbc = await sClient(instance, role, ['-tls1_2', '-cipher', 'ECDHE-RSA-AES128-SHA:ECDHE-RSA-AES256-SHA384:AES128-SHA'], [PROBE[role]]);
       assert.match(cbc, /handshake failure|no shared cipher|alert/i, cbc);
       assert.doesNotMatch(cbc, /Cipher is ECDHE-RSA-AES/, cbc);
-      const old = await sClient(instance, role, ['-tls1_1', '-cipher', 'DEFAULT@SECLEVEL=0'], [PROBE[role]]);
-      assert.doesNotMatch(old, /Cipher is [A-Z]/, `TLS 1.1 was accepted:\n${old}`);
+      for (const version of ['-tls1_1', '-tls1']) {
+        const old = await sClient(instance, role, [version, '-cipher', 'DEFAULT@SECLEVEL=0'], [PROBE[role]]);
+        assert.match(old, /alert|handshake failure|unsupported protocol|wrong version/i, `${version} did not fail:\n${old}`);
+        assert.doesNotMatch(old, /Cipher is [A-Z]/, `${version} was accepted:\n${old}`);
+      }
     });
   }
 });
