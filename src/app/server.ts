@@ -159,8 +159,11 @@ function createServices(
     lockoutMs: config.auth.lockout,
   });
   const popBeforeSmtp = config.pop_before_smtp.enabled ? { grants: store.grants, ttlMs: config.pop_before_smtp.ttl } : undefined;
-  // One pool of SMTP connection slots for every SMTP listener.
-  const limiter = new ConnectionLimiter(config.smtp.max_connections, config.smtp.max_connections_per_ip);
+  // Connection slots per listener role, never shared between roles: idle sessions
+  // filling port 25 must not lock users out of 587/465, nor POP3 out of POP3S. The
+  // listeners of one role (e.g. 0.0.0.0:25 and [::]:25) share that role's slots.
+  const smtpSlots = () => new ConnectionLimiter(config.smtp.max_connections, config.smtp.max_connections_per_ip);
+  const pop3Slots = () => new ConnectionLimiter(config.pop3.max_connections, config.pop3.max_connections_per_ip);
   services.set(
     'smtp',
     createSmtpService({
@@ -169,7 +172,7 @@ function createServices(
       implicitTls: false,
       tls,
       limits: smtpLimits,
-      limiter,
+      limiter: smtpSlots(),
       access: access('smtp'),
       connectCheck,
       handler: createMtaHandler({
@@ -207,7 +210,7 @@ function createServices(
         implicitTls: role === 'submissions',
         tls,
         limits: smtpLimits,
-        limiter,
+        limiter: smtpSlots(),
         access: access(role),
         handler: msa,
         logger,
@@ -215,8 +218,7 @@ function createServices(
     );
   }
 
-  // POP3 on both listeners shares the maildrop locks and the connection slots.
-  const pop3Limiter = new ConnectionLimiter(config.pop3.max_connections, config.pop3.max_connections_per_ip);
+  // POP3 on both listeners shares the maildrop locks (one session per mailbox), not the slots.
   const locks = new MaildropLocks();
   for (const role of ['pop3', 'pop3s'] as const) {
     services.set(
@@ -232,7 +234,7 @@ function createServices(
         idleTimeoutMs: config.pop3.idle_timeout,
         popBeforeSmtp,
         tls,
-        limiter: pop3Limiter,
+        limiter: pop3Slots(),
         access: access(role),
         logger,
       }),

@@ -140,8 +140,8 @@ const count = (label: string, min: number, max: number, fallback: number, descri
 const smtp = z.strictObject({
   max_message_size: count('bytes', 1024, 2 ** 31 - 1, 26_214_400, 'Largest message accepted, in octets, advertised as SIZE (RFC 1870); larger ones get 552 5.3.4.'),
   max_recipients: count('count', 1, 10_000, 100, 'Recipients per message; the next RCPT gets 452 4.5.3 (RFC 5321 §4.5.3.1.8 requires at least 100).'),
-  max_connections: count('count', 1, 100_000, 1000, 'Simultaneous SMTP sessions on all SMTP listeners together; more get 421 4.7.0.'),
-  max_connections_per_ip: count('count', 1, 100_000, 50, 'Simultaneous SMTP sessions from one client address; more get 421 4.7.0.'),
+  max_connections: count('count', 1, 100_000, 1000, 'Simultaneous SMTP sessions per listener role: smtp (25), submission (587) and submissions (465) each have this many, so a flood on 25 never locks users out of 587/465; more get 421 4.7.0.'),
+  max_connections_per_ip: count('count', 1, 100_000, 50, 'Simultaneous SMTP sessions from one client address, per listener role; more get 421 4.7.0.'),
   idle_timeout: duration().prefault('5m').describe('Close a session that sends nothing for this long (RFC 5321 §4.5.3.2.7: at least 5 minutes).'),
   max_header_bytes: count('bytes', 1024, 16_777_216, 1_048_576, 'Largest header section accepted, in octets; larger gets 552 5.3.4.'),
   max_header_fields: count('count', 10, 100_000, 1000, 'Most header fields in one message; more gets 552 5.3.4.'),
@@ -169,8 +169,8 @@ const submission = z.strictObject({
 const pop3 = z.strictObject({
   apop: z.boolean().default(true).describe('Offer APOP (RFC 1939 §7) to users who have an APOP secret; the greeting then carries a timestamp. MD5-based: prefer TLS.'),
   idle_timeout: duration().prefault('10m').describe('Close a POP3 session idle this long (RFC 1939 §3: at least 10 minutes).'),
-  max_connections: count('count', 1, 100_000, 1000, 'Simultaneous POP3 sessions on all POP3 listeners together; more are refused.'),
-  max_connections_per_ip: count('count', 1, 100_000, 50, 'Simultaneous POP3 sessions from one client address; more are refused.'),
+  max_connections: count('count', 1, 100_000, 1000, 'Simultaneous POP3 sessions per listener role: pop3 (110) and pop3s (995) each have this many; more are refused (-ERR [SYS/TEMP]).'),
+  max_connections_per_ip: count('count', 1, 100_000, 50, 'Simultaneous POP3 sessions from one client address, per listener role; more are refused.'),
 });
 
 const auth = z.strictObject({

@@ -1,7 +1,8 @@
 // RCPT stage of port 25, in order:
 //   1. routing tricks are refused outright, never resolved: source routes (@a:b@c),
-//      address literals, % and ! in the local part, @ inside the local part (quoted or
-//      not: user@ext@local, "user@ext"@local);
+//      address literals, % and ! in the local part, @ inside a quoted local part
+//      ("user@ext"@local; unquoted, user@ext@local is no mailbox at all and the engine
+//      refuses it first with 553 5.1.3, src/smtp/mailbox.ts);
 //   2. a local domain: the address must reach a user (directly, by alias or as
 //      user+tag), else 550 5.1.1 — at RCPT, never a bounce later (no backscatter);
 //   3. any other domain: relayed only when the caller says the client may relay

@@ -1,6 +1,6 @@
-// Simultaneous-session limits, total and per client address, shared by the SMTP
-// listeners (one pool) and by the POP3 listeners (another) (SPEC: bounded connection
-// sizes against resource exhaustion).
+// Simultaneous-session limits, total and per client address (SPEC: bounded connection
+// sizes against resource exhaustion). Each listener role gets its own limiter
+// (src/app/server.ts), so a flood on one port never takes another port's slots.
 import { plainAddress } from '../mail/ip.ts';
 
 export class ConnectionLimiter {

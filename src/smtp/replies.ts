@@ -50,11 +50,16 @@ export const REPLY = {
   tlsUnavailable: reply(454, '4.7.0', 'TLS not available'),
   // MAIL
   senderOk: reply(250, '2.1.0', 'sender ok'),
-  badSender: reply(501, '5.1.7', 'bad sender address syntax'),
+  // RFC 5321 §4.2.3: 553 "mailbox syntax incorrect"; RFC 3463 §3.2: X.1.7 bad sender's
+  // mailbox address syntax, X.1.3 the same for a destination mailbox.
+  badSender: reply(553, '5.1.7', 'bad sender mailbox address syntax (RFC 5321 §4.1.2)'),
   badParameter: reply(555, '5.5.4', 'unsupported MAIL/RCPT parameter'),
+  // RFC 6531 §3.4/§3.5: a non-ASCII address without MAIL's SMTPUTF8 parameter; X.6.7
+  // "non-ASCII addresses not permitted for that sender/recipient" (RFC 6531 §4.2).
+  needsSmtpUtf8: reply(553, '5.6.7', 'non-ASCII address needs the SMTPUTF8 parameter on MAIL (RFC 6531)'),
   // RCPT
   recipientOk: reply(250, '2.1.5', 'recipient ok'),
-  badRecipient: reply(501, '5.1.3', 'bad recipient address syntax'),
+  badRecipient: reply(553, '5.1.3', 'bad recipient mailbox address syntax (RFC 5321 §4.1.2)'),
   routingRefused: reply(554, '5.7.1', 'relay access denied: source routes, %, ! and address literals are not accepted'),
   relayDenied: reply(554, '5.7.1', 'relay access denied'),
   unknownUser: reply(550, '5.1.1', 'no such user here'),

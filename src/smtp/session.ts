@@ -7,7 +7,9 @@
 // size, recipients, errors, idle time). Only <CRLF>.<CRLF> ends DATA, and a message
 // with a bare CR or LF is refused (DataReader). Whatever a client pipelines behind
 // STARTTLS is discarded before the handshake (CVE-2011-0411), and all state from
-// before TLS is forgotten (RFC 3207 §4.2).
+// before TLS is forgotten (RFC 3207 §4.2). MAIL and RCPT paths are parsed strictly
+// (RFC 5321 §4.1.2: one "@" outside quotes; src/smtp/mailbox.ts), and a non-ASCII
+// address without MAIL's SMTPUTF8 parameter is refused (RFC 6531 §3.4).
 // STANDARDS: RFC 5321, RFC 2920 (PIPELINING), RFC 3207 (STARTTLS), RFC 1870 (SIZE),
 // RFC 6152 (8BITMIME), RFC 6531 (SMTPUTF8), RFC 2034/3463 (enhanced status codes).
 import type { Socket } from 'node:net';
@@ -16,7 +18,7 @@ import { LineConnection } from '../net/line-connection.ts';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { DataReader, type DataProblem } from './data-reader.ts';
-import { isHeloArgument, parsePathArgument, type MailParams, type MailPath } from './path.ts';
+import { isHeloArgument, lacksSmtpUtf8, parsePathArgument, type MailParams, type MailPath, type PathProblem } from './path.ts';
 import { type CommandInput, HTTP_REQUEST, LINE_TOO_LONG } from '../net/command-input.ts';
 import { decodeSaslPlain } from '../auth/sasl-plain.ts';
 import { formatReply, REPLY, type Reply } from './replies.ts';
@@ -112,6 +114,12 @@ export interface SessionOptions<R, M extends MessageSink> {
 interface SaslExchange {
   mechanism: SaslMechanism;
   username?: string;
+}
+
+/** The reply to a MAIL or RCPT argument that does not parse; `badMailbox` is the command's own 553. */
+function pathRefusal(problem: PathProblem, badMailbox: Reply): Reply {
+  if (problem === 'parameter') return REPLY.badParameter;
+  return problem === 'syntax' ? REPLY.syntax : badMailbox;
 }
 
 const SASL_USERNAME_PROMPT = Buffer.from('Username:').toString('base64');
@@ -292,7 +300,8 @@ export class SmtpSession<R = unknown, M extends MessageSink = MessageSink> {
     if (!this.info.helo) return this.#error(REPLY.badSequence('send EHLO or HELO first'));
     if (this.#tx) return this.#error(REPLY.badSequence('nested MAIL command'));
     const parsed = parsePathArgument(argument, 'FROM');
-    if (!parsed.ok) return this.#error(parsed.problem === 'parameter' ? REPLY.badParameter : REPLY.badSender);
+    if (!parsed.ok) return this.#error(pathRefusal(parsed.problem, REPLY.badSender));
+    if (lacksSmtpUtf8(parsed.path, parsed.params)) return this.#error(REPLY.needsSmtpUtf8);
     const verdict = await this.#options.handler.mailFrom(this.info, parsed.path, parsed.params);
     if (verdict.action !== 'accept') return this.#error(verdict.reply);
     this.#tx = { mailFrom: parsed.path, params: parsed.params, recipients: [] };
@@ -303,7 +312,8 @@ export class SmtpSession<R = unknown, M extends MessageSink = MessageSink> {
     const tx = this.#tx;
     if (!tx) return this.#error(REPLY.badSequence('need MAIL command first'));
     const parsed = parsePathArgument(argument, 'TO');
-    if (!parsed.ok) return this.#error(parsed.problem === 'parameter' ? REPLY.badParameter : REPLY.badRecipient);
+    if (!parsed.ok) return this.#error(pathRefusal(parsed.problem, REPLY.badRecipient));
+    if (lacksSmtpUtf8(parsed.path, tx.params)) return this.#error(REPLY.needsSmtpUtf8);
     // RFC 5321 §4.5.3.1.8: a server must take at least 100 recipients; more get 452.
     if (tx.recipients.length >= this.#options.limits.maxRecipients) return this.#reply(REPLY.tooManyRecipients);
     const verdict = await this.#options.handler.rcptTo(this.info, tx, parsed.path, parsed.postmaster, parsed.params);

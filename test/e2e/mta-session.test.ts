@@ -199,11 +199,11 @@ describe('MTA session on port 25 (default config)', () => {
     await client.quit();
   });
 
-  test('MAIL FROM: bad syntax is 501 5.1.7, the null sender and UTF-8 senders are accepted', async () => {
+  test('MAIL FROM: a malformed mailbox is 553 5.1.7, the null sender and UTF-8 senders are accepted', async () => {
     const client = await SmtpClient.to(instance);
     await client.ehlo('client.test');
     for (const bad of ['<user@>', '<a b@remote.example>', '<user@remote..example>', '<@>']) {
-      await client.expectCmd(`MAIL FROM:${bad}`, '501 5.1.7', `MAIL FROM:${bad}`);
+      await client.expectCmd(`MAIL FROM:${bad}`, '553 5.1.7', `MAIL FROM:${bad}`);
     }
     await client.expectCmd('MAIL FROM:<>', '250 2.1.0', 'the null reverse-path (bounces)');
     await client.expectCmd('RSET', '250');
