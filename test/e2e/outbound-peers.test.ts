@@ -3,9 +3,12 @@
 // the cases test/queue covers with its fake SMTP server and fake resolver (which stay
 // for scripted 4xx/5xx replies and broken TLS):
 //   - MX fallback: the preferred MX host does not answer, the next one (B) gets the mail;
-//   - outbound.max_per_domain / outbound.max_connections = 1 against a B that serves one
-//     connection per client address (smtp.max_connections_per_ip = 1): several messages
-//     due at once all go through without a single refused connection.
+//   - outbound.max_per_domain / outbound.max_connections = 1 against a B that serves two
+//     connections per client address (smtp.max_connections_per_ip = 2): several messages
+//     due at once all go through without a single refused connection. Two, not one: B
+//     counts a session until it has seen its socket close, so A's next connection right
+//     after a QUIT may meet the previous one still counted (seen once under load); a
+//     queue that ignored its limit opens up to five at once and meets B's 421 4.7.0.
 // Plain delivery A → B is in outbound.test.ts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -47,19 +50,19 @@ test('MX fallback: the preferred MX host refuses the connection, the next one (a
 });
 
 for (const limit of ['outbound.max_per_domain', 'outbound.max_connections'] as const) {
-  test(`${limit} = 1: five messages due at once reach a receiver that serves one connection per client, none refused`, async (t) => {
+  test(`${limit} = 1: five messages due at once reach a receiver that serves two connections per client, none refused`, async (t) => {
     const pair = await startPair({
       t,
       // The hold makes the five messages due together, so the queue would open parallel connections if it could.
       a: { users: users(ALICE), config: { [limit]: 1, 'outbound.hold': '3s' } },
-      b: { users: users(BOB), config: { 'smtp.max_connections_per_ip': 1 } },
+      b: { users: users(BOB), config: { 'smtp.max_connections_per_ip': 2 } },
     });
     const subjects = Array.from({ length: 5 }, (_, i) => tag(`limit${i}`));
     const ids: string[] = [];
     for (const subject of subjects) ids.push((await submit(pair.a, ALICE, BOB, subject)).id);
     await waitForMessages(pair.b, BOB, (messages) => subjects.every((s) => messages.some((m) => subjectOf(m) === s)), { what: 'all five messages', timeoutMs: 60_000 }); // hang guard
     const attempts = attemptsFor(pair, ids);
-    // A second connection from A at the same time would have got B's 421 4.7.0: a temporary attempt.
+    // A third connection from A at the same time would have got B's 421 4.7.0: a temporary attempt.
     assert.deepEqual(
       attempts.map((entry) => entry.result),
       ids.map(() => 'delivered'),
