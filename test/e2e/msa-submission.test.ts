@@ -444,7 +444,9 @@ async function unauthenticatedAt(msa: Instance, host: string, port: 'submission'
 }
 
 describe('POP-before-SMTP', () => {
-  const TTL_MS = 3000;
+  // Long enough that the check inside the grant never races the clock on a loaded
+  // machine (a POP3 login and a new session take far less); the expiry check waits it out.
+  const TTL_MS = 12_000;
   let msa: Instance;
   const failed = watchFailures();
   before(async () => {
@@ -494,13 +496,11 @@ describe('POP-before-SMTP', () => {
     assert.ok(logged, `no log line records the POP-before-SMTP use from ${X}:\n${msa.logs().slice(-20).join('\n')}`);
   });
 
-  test('the grant ends exactly after ttl', async () => {
+  test('the grant ends after ttl: accepted within it, refused after it in the same session and a new one', async () => {
     const X = '127.0.0.6';
-    const start = Date.now();
     const loggedInAt = await popLogin(ALICE, X);
     const client = await unauthenticated(X);
     try {
-      assert.ok(Date.now() - start < TTL_MS - 500, 'too slow to test the grant before its expiry');
       await client.expectCmd(`MAIL FROM:<${ALICE}>`, '250', 'within ttl');
       await client.expectCmd('RSET', '250');
       await sleep(Math.max(0, loggedInAt + TTL_MS + 300 - Date.now()));

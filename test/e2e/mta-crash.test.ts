@@ -6,7 +6,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startInstance, type Instance } from '../harness/instance.ts';
-import { messagesOf, subjectOf, waitForMessages } from './mailbox.ts';
+import { subjectOf } from './mailbox.ts';
+import { storedMessagesOf as messagesOf, waitForStoredMessages as waitForMessages } from './store-files.ts';
 import { message, PASSWORD, SmtpClient, tag, USER } from './smtp.ts';
 
 const SENDERS = 20;
@@ -21,6 +22,8 @@ interface LoadResult {
   attempted: number;
   refusedGreetings: number;
   otherReplies: string[];
+  /** Connection or protocol errors while the server was still up (before the kill): each one is a failure. */
+  liveErrors: string[];
 }
 
 /** One sender: a session, messages one after another, until its bound, the deadline, or the crash. */
@@ -30,8 +33,9 @@ async function sender(instance: Instance, id: string, stop: { now: boolean }, de
     let client: SmtpClient;
     try {
       client = await SmtpClient.to(instance, { timeoutMs: 3000 });
-    } catch {
-      return; // the server is gone
+    } catch (error) {
+      if (!stop.now) result.liveErrors.push(`${id}: connect: ${(error as Error).message}`);
+      return; // after the kill: the server is gone, as intended
     }
     try {
       if (client.greeting!.code !== 220) {
@@ -54,15 +58,17 @@ async function sender(instance: Instance, id: string, stop: { now: boolean }, de
         }
       }
       client.close();
-    } catch {
+    } catch (error) {
       client.close();
       if (stop.now) return; // killed under our feet: expected
+      result.liveErrors.push(`${id}: ${(error as Error).message.split('\n')[0]}`);
+      return;
     }
   }
 }
 
 async function loadAndKill(instance: Instance, cycle: number): Promise<LoadResult> {
-  const result: LoadResult = { acked: [], attempted: 0, refusedGreetings: 0, otherReplies: [] };
+  const result: LoadResult = { acked: [], attempted: 0, refusedGreetings: 0, otherReplies: [], liveErrors: [] };
   const stop = { now: false };
   const deadline = Date.now() + LOAD_DEADLINE_MS;
   let killTrigger!: () => void;
@@ -90,6 +96,7 @@ test('kill -9 during 20 concurrent deliveries: every acknowledged message is in 
     );
     assert.ok(result.acked.length > 0, `cycle ${cycle}: no message was acknowledged before the kill; other replies: ${result.otherReplies.slice(0, 5).join('; ')}`);
     assert.deepEqual(result.otherReplies, [], `cycle ${cycle}: deliveries refused by a live server`);
+    assert.deepEqual(result.liveErrors, [], `cycle ${cycle}: sessions failed while the server was still running`);
     allAcked.push(...result.acked);
 
     await instance.restart();

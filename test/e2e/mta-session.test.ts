@@ -263,10 +263,8 @@ describe('MTA session on port 25 (default config)', () => {
     client.sendRaw(`${message({ subject })}\r\n.\r\n`);
     client.assertReply(await client.reply(), '250 2.0.0', 'end of DATA');
     await client.quit();
-    const messages = await waitForSubject(instance, USER, subject);
-    await sleep(200);
+    // The 250 comes after the one transaction that adds every copy (src/mda/deliver.ts): what POP3 shows now is final.
     assert.equal(countSubject(await messagesOf(instance, USER), subject), 1, 'one copy per user');
-    assert.ok(messages.length > 0);
   });
 
   test('Received header: "from <helo> ([127.0.0.1]) by <hostname> with ESMTP id …; date", then the message byte for byte', async () => {
@@ -302,9 +300,7 @@ describe('MTA session on port 25 (default config)', () => {
     await client.ehlo('client.test');
     await client.mustDeliver(SENDER, [TEAM, ALL, ALICE], message({ subject, to: TEAM }));
     await client.quit();
-    await waitForSubject(instance, ALICE, subject);
-    await waitForSubject(instance, BOB, subject);
-    await sleep(300); // a second copy would follow the first closely
+    // After the 250 every copy is committed (one transaction, src/mda/deliver.ts): what POP3 shows now is final.
     assert.equal(countSubject(await messagesOf(instance, ALICE), subject), 1, 'alice: one copy (reached via team, all and directly)');
     assert.equal(countSubject(await messagesOf(instance, BOB), subject), 1, 'bob: one copy (reached via team and all→team)');
     assert.equal(countSubject(await messagesOf(instance, USER), subject), 0, 'user@ was not a recipient');
@@ -315,7 +311,8 @@ describe('MTA session on port 25 (default config)', () => {
     await client.ehlo('client.test');
     await client.expectCmd('FROBNICATE now', '500 5.5.2');
     await client.expectCmd(`NOOP ${'x'.repeat(3000)}`, '500 5.5.6', 'a 3005-octet command line');
-    if (!(await client.session.waitForClose(100))) await client.expectCmd('NOOP', '250', 'the session goes on after a long line');
+    // RFC 5321 §4.5.3.1.4 / §4.2.4: "500 line too long" is a reply like any error; the session goes on (only 10 errors end it).
+    await client.expectCmd('NOOP', '250', 'the session goes on after a long line');
     client.close();
   });
 
@@ -501,11 +498,10 @@ describe('MTA session limits that need an instance of their own', () => {
     const instance = await mta(t, '[smtp]\nidle_timeout = "2s"');
     const client = await SmtpClient.to(instance);
     await client.ehlo('client.test');
-    const started = Date.now();
-    const reply = await client.reply(6000);
-    const waited = Date.now() - started;
+    // 4.4.2 is the idle timeout's own reply (RFC 3463: connection dropped/timeout); the 30 s are a hang guard only.
+    const reply = await client.reply(30_000); // hang guard
     client.assertReply(reply, '421 4.4.2', 'after 2 s of silence');
-    assert.ok(waited >= 1500, `421 came after ${waited} ms, before the 2 s idle timeout`);
+    await instance.waitForLog((entry) => entry.msg === 'idle timeout', 5000); // hang guard
     assert.ok(await client.session.waitForClose(2000), 'closed after the idle 421');
   });
 
