@@ -7,18 +7,20 @@ import type { Store } from '../store/store.ts';
 import { withStore } from './context.ts';
 import { CliError } from './errors.ts';
 import { print, printTable } from './io.ts';
+import { POSTMASTER_OPTION_HELP, roleAliasLines, roleAliasTarget } from './role-aliases.ts';
+import type { RoleAliasTarget } from '../store/accounts.ts';
 
 const DKIM_ALGORITHMS: DkimAlgorithm[] = ['rsa-sha256', 'ed25519-sha256'];
 
-/** Adds a local domain with a fresh RSA and Ed25519 DKIM key. */
-export async function addDomainWithKeys(store: Store, domain: string, now = new Date()): Promise<void> {
+/** Adds a local domain with a fresh RSA and Ed25519 DKIM key, and its postmaster@ and abuse@. */
+export async function addDomainWithKeys(store: Store, domain: string, roleAliases: RoleAliasTarget, now = new Date()): Promise<void> {
   const taken = new Set((await store.keys.listDkimKeys(domain)).map((k) => k.selector));
   const keys = DKIM_ALGORITHMS.map((algorithm) => {
     const key = generateDkimKey(algorithm, selectorFor(algorithm, now, taken));
     taken.add(key.selector);
     return key;
   });
-  await store.accounts.addDomain(domain, keys, now.getTime());
+  await store.accounts.addDomain(domain, keys, now.getTime(), roleAliases);
 }
 
 export async function dnsRecordsText(store: Store, domain: string, hostname: string): Promise<string> {
@@ -30,14 +32,17 @@ export function registerDomainCommands(program: Command): void {
 
   domain
     .command('add <domain>')
-    .description('add a local domain (with new DKIM keys) and print its DNS records')
-    .action((name: string, _opts, cmd: Command) =>
+    .description('add a local domain (with new DKIM keys, postmaster@ and abuse@ aliases) and print its DNS records')
+    .option('--postmaster <address>', POSTMASTER_OPTION_HELP)
+    .action((name: string, opts: { postmaster?: string }, cmd: Command) =>
       withStore(cmd, async ({ store, config }) => {
         const normalised = normaliseDomain(name);
-        await addDomainWithKeys(store, normalised);
+        await addDomainWithKeys(store, normalised, roleAliasTarget(opts.postmaster));
         print(`added domain ${normalised}; publish these DNS records:`);
         print();
         print(await dnsRecordsText(store, normalised, config.hostname));
+        print();
+        for (const line of await roleAliasLines(store, normalised)) print(line);
       }),
     );
 

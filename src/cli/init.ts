@@ -1,5 +1,7 @@
 // `kakitome init`: a new instance directory with its config, data directory (0700),
-// a self-signed TLS certificate and DKIM keys for the first domain. Everything is
+// a self-signed TLS certificate, DKIM keys for the first domain and its postmaster@
+// and abuse@ (pending until their user is added, unless --postmaster names a remote
+// or otherwise existing address). Everything is
 // built in a staging directory first and moved into place at the end, config last,
 // so that a failure leaves nothing half-written.
 import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -9,6 +11,7 @@ import { normaliseDomain } from '../mail/address.ts';
 import { openStore } from '../store/store.ts';
 import { addDomainWithKeys } from './domain.ts';
 import { CliError } from './errors.ts';
+import { roleAliasTarget } from './role-aliases.ts';
 
 export const CONFIG_FILE = 'kakitome.toml';
 const DATA_DIR = 'data';
@@ -24,6 +27,8 @@ export interface InitOptions {
   portOffset?: number;
   listen?: string;
   dns?: string;
+  /** Where postmaster@ and abuse@ deliver; default: the first user added. */
+  postmaster?: string;
 }
 
 export interface InitResult {
@@ -43,6 +48,7 @@ export async function initInstance(options: InitOptions): Promise<InitResult> {
   const listen = options.listen ?? '0.0.0.0';
   if (isIP(listen) === 0) throw new CliError(`--listen must be an IP address, got ${JSON.stringify(listen)}`);
   const dns = options.dns === undefined ? undefined : parseHostPort(options.dns);
+  const roleAliases = roleAliasTarget(options.postmaster);
 
   for (const name of [CONFIG_FILE, DATA_DIR, TLS_DIR]) {
     if (existsSync(join(dir, name))) {
@@ -61,7 +67,7 @@ export async function initInstance(options: InitOptions): Promise<InitResult> {
 
     const store = openStore(join(staging, DATA_DIR), { create: true });
     try {
-      await addDomainWithKeys(store, domain);
+      await addDomainWithKeys(store, domain, roleAliases);
     } finally {
       await store.close();
     }

@@ -4,7 +4,8 @@ import { loadConfig } from '../config/load.ts';
 import { configPathOf } from './context.ts';
 import { registerDomainCommands } from './domain.ts';
 import { CliError, isUserFacing, oneLine } from './errors.ts';
-import { initInstance } from './init.ts';
+import { initInstance, type InitOptions } from './init.ts';
+import { POSTMASTER_OPTION_HELP, roleAliasLines } from './role-aliases.ts';
 import { print } from './io.ts';
 import { registerServeCommand } from './serve.ts';
 import { registerUserCommands } from './user.ts';
@@ -31,20 +32,26 @@ function buildProgram(): Command {
     .option('--port-offset <n>', 'add N to every standard port (25, 587, 465, 110, 995)', parseWholeNumber)
     .option('--listen <addr>', 'IP address every listener binds to (default 0.0.0.0)')
     .option('--dns <host:port>', 'DNS resolver to use instead of the system one')
-    .action(async (opts: { dir: string; domain: string; hostname?: string; portOffset?: number; listen?: string; dns?: string }) => {
+    .option('--postmaster <address>', POSTMASTER_OPTION_HELP)
+    .action(async (opts: InitOptions) => {
       const result = await initInstance(opts);
       print(`created ${result.configPath}`);
       print(`publish these DNS records for ${result.domain}:`);
       print();
       const config = await loadConfig(result.configPath);
       const store = openStore(config.data_dir);
+      let awaitsFirstUser: boolean;
       try {
         print(await dnsRecordsText(store, result.domain, result.hostname));
+        print();
+        for (const line of await roleAliasLines(store, result.domain)) print(line);
+        awaitsFirstUser = (await store.accounts.listPendingAliases()).some((p) => p.awaiting === null);
       } finally {
         await store.close();
       }
       print();
-      print(`next: kakitome --config ${result.configPath} user add postmaster@${result.domain}`);
+      const role = awaitsFirstUser ? ' (the first user also receives the mail to postmaster@ and abuse@)' : '';
+      print(`next: kakitome --config ${result.configPath} user add ADDRESS${role}`);
     });
 
   registerServeCommand(program);

@@ -6,6 +6,7 @@ import { checkApopSecret, generateApopSecret } from '../auth/apop-secret.ts';
 import { AccountError } from '../store/accounts.ts';
 import { withStore } from './context.ts';
 import { print, printTable, readFirstLineOfStdin } from './io.ts';
+import { awaitingText, filledBy, roleAliasLine } from './role-aliases.ts';
 
 /** The password from stdin (checked against the policy), or a generated one that is printed. */
 async function obtainPassword(fromStdin: boolean): Promise<{ password: string; generated: boolean }> {
@@ -28,9 +29,12 @@ export function registerUserCommands(program: Command): void {
       const address = parseMailAddress(input);
       const { password, generated } = await obtainPassword(opts.passwordStdin === true);
       const hash = await hashPassword(password);
-      await withStore(cmd, ({ store }) => store.accounts.addUser(address.address, address.domain, hash));
+      const filled = await withStore(cmd, ({ store }) =>
+        filledBy(store, () => store.accounts.addUser(address.address, address.domain, hash)),
+      );
       print(`added user ${address.address}`);
       if (generated) print(`password: ${password}`);
+      for (const line of filled) print(line);
     });
 
   user
@@ -45,7 +49,7 @@ export function registerUserCommands(program: Command): void {
 
   user
     .command('remove <address>')
-    .description('remove a user with its mailbox and every stored message')
+    .description('remove a user with its mailbox and every stored message (refused while it is the last recipient of a postmaster@ or abuse@)')
     .action(async (input: string, _opts, cmd: Command) => {
       const address = parseMailAddress(input).address;
       await withStore(cmd, async ({ store }) => {
@@ -111,8 +115,12 @@ export function registerUserCommands(program: Command): void {
     .description('list aliases with their targets')
     .action((domain: string | undefined, _opts, cmd: Command) =>
       withStore(cmd, async ({ store }) => {
-        const aliases = await store.accounts.listAliases(domain === undefined ? undefined : normaliseDomain(domain));
-        printTable(aliases.map((a) => [a.address, a.targets.join(', ')]));
+        const only = domain === undefined ? undefined : normaliseDomain(domain);
+        const aliases = (await store.accounts.listAliases(only)).map((a) => [a.address, a.targets.join(', ')]);
+        const pending = await Promise.all(
+          (await store.accounts.listPendingAliases(only)).map(async (p) => [p.address, `(waits for ${await awaitingText(store, p)})`]),
+        );
+        printTable([...aliases, ...pending].sort((a, b) => (a[0]! < b[0]! ? -1 : 1)));
       }),
     );
 
@@ -121,9 +129,11 @@ export function registerUserCommands(program: Command): void {
     .description('remove an alias')
     .action((aliasInput: string, _opts, cmd: Command) =>
       withStore(cmd, async ({ store }) => {
-        const address = parseMailAddress(aliasInput).address;
-        await store.accounts.removeAlias(address);
-        print(`removed alias ${address}`);
+        const address = parseMailAddress(aliasInput);
+        await store.accounts.removeAlias(address.address);
+        print(`removed alias ${address.address}`);
+        // RFC 5321 §4.5.1: a role address stays, waiting for a new target.
+        if (await store.accounts.pendingAlias(address.address)) print(await roleAliasLine(store, address.address));
       }),
     );
 }

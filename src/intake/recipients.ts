@@ -5,6 +5,8 @@ import type { AccountStore } from '../store/accounts.ts';
 
 /** The account lookups recipient resolution needs. */
 export type RecipientLookups = Pick<AccountStore, 'getUser' | 'getAlias' | 'isLocalDomain'>;
+/** RCPT's lookups besides resolution: pending role aliases, the primary domain (RFC 5321 §4.5.1). */
+export type RcptLookups = RecipientLookups & Pick<AccountStore, 'pendingAlias' | 'primaryDomain'>;
 
 /** Alias chains deeper than this are configuration loops or mistakes. */
 const MAX_ALIAS_DEPTH = 10;

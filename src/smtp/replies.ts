@@ -63,6 +63,10 @@ export const REPLY = {
   routingRefused: reply(554, '5.7.1', 'relay access denied: source routes, %, ! and address literals are not accepted'),
   relayDenied: reply(554, '5.7.1', 'relay access denied'),
   unknownUser: reply(550, '5.1.1', 'no such user here'),
+  // A role address (postmaster@, abuse@) whose user is not added yet: RFC 5321 §4.5.1
+  // wants it accepted, so never 550; 450 with RFC 3463 X.2.1 (mailbox not accepting
+  // messages, transient) makes the sender retry until the administrator adds it.
+  mailboxNotReady: reply(450, '4.2.1', 'mailbox not ready yet (no user receives it); try again later'),
   tooManyRecipients: reply(452, '4.5.3', 'too many recipients'),
   // DATA
   startData: reply(354, undefined, 'end data with <CR><LF>.<CR><LF>'),

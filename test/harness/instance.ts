@@ -61,6 +61,8 @@ export interface InstanceOptions {
   domains?: string[];
   users?: UserSpec[];
   aliases?: Record<string, string | string[]>;
+  /** `init --postmaster ADDRESS`: where postmaster@ and abuse@ deliver; default the first user. */
+  postmaster?: string;
   /** Loopback address to listen on; default 127.0.0.1. */
   listen?: string;
   /** Default: a random offset with all five listener ports free. */
@@ -161,6 +163,7 @@ async function createAndServe(options: InstanceOptions): Promise<Instance> {
     // Never the system resolver: an instance's lookups (SPF, DKIM, DMARC, MX, DNSBL)
     // must stay on loopback, so without a fixture of its own it gets an empty one.
     initArgs.push('--dns', options.dns ?? (await emptyDns()).server);
+    if (options.postmaster !== undefined) initArgs.push('--postmaster', options.postmaster);
     await mustSucceed('init', runKakitome(initArgs, { cwd: dir }));
     for (const extra of options.domains ?? []) await mustSucceed(`domain add ${extra}`, cli(['domain', 'add', extra]));
     for (const user of options.users ?? []) {

@@ -94,4 +94,29 @@ export const migrations: readonly string[] = [
   `
   ALTER TABLE messages ADD COLUMN keywords TEXT NOT NULL DEFAULT '';
   `,
+  // v5: role aliases waiting for their target (RFC 5321 §4.5.1 postmaster, RFC 2142
+  // abuse), refused with a temporary error until it exists. Existing domains get the
+  // role addresses they lack (a user or alias of that name is never touched): aliases
+  // to the instance's first user, or pending ones while there is no user.
+  `
+  CREATE TABLE pending_aliases (
+    address     TEXT PRIMARY KEY,            -- normalised postmaster@ or abuse@ of a local domain
+    domain      TEXT NOT NULL REFERENCES domains(name) ON DELETE CASCADE,
+    awaiting    TEXT,                        -- the user or alias it is meant for; NULL = the first user
+    created_at  INTEGER NOT NULL
+  ) STRICT;
+
+  CREATE TEMP TABLE missing_roles AS
+    SELECT r.local || '@' || d.name AS address, d.name AS domain
+      FROM domains d, (SELECT 'postmaster' AS local UNION ALL SELECT 'abuse') r
+     WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.address = r.local || '@' || d.name)
+       AND NOT EXISTS (SELECT 1 FROM aliases a WHERE a.address = r.local || '@' || d.name);
+  INSERT INTO aliases (address, target, domain, created_at)
+    SELECT m.address, (SELECT address FROM users ORDER BY id LIMIT 1), m.domain, CAST(unixepoch('subsec') * 1000 AS INTEGER)
+      FROM missing_roles m WHERE EXISTS (SELECT 1 FROM users);
+  INSERT INTO pending_aliases (address, domain, awaiting, created_at)
+    SELECT m.address, m.domain, NULL, CAST(unixepoch('subsec') * 1000 AS INTEGER)
+      FROM missing_roles m WHERE NOT EXISTS (SELECT 1 FROM users);
+  DROP TABLE missing_roles;
+  `,
 ];

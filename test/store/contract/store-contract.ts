@@ -111,6 +111,29 @@ export function storeContract(name: string, backend: ContractBackend): void {
         await store.accounts.removeAlias('team@contract.test');
         await assert.rejects(store.accounts.removeAlias('team@contract.test'), AccountError);
       });
+
+      test('role aliases (RFC 5321 §4.5.1, RFC 2142): pending until their user exists, never left reaching nobody', async () => {
+        const boss = { address: 'boss@roles.test', domain: 'roles.test' };
+        await store.accounts.addDomain('roles.test', [], undefined, boss);
+        assert.equal(await store.accounts.primaryDomain(), 'contract.test', 'the first domain added');
+        assert.deepEqual((await store.accounts.listPendingAliases('roles.test')).map((p) => [p.address, p.awaiting]), [
+          ['abuse@roles.test', 'boss@roles.test'],
+          ['postmaster@roles.test', 'boss@roles.test'],
+        ]);
+        assert.equal((await store.accounts.listDomains()).find((d) => d.name === 'roles.test')?.aliases, 2);
+        await store.accounts.addUser(boss.address, boss.domain, 'x');
+        assert.deepEqual((await store.accounts.getAlias('postmaster@roles.test'))?.targets, [boss.address]);
+        assert.equal(await store.accounts.pendingAlias('postmaster@roles.test'), undefined);
+        await assert.rejects(store.accounts.removeUser(boss.address), /last recipient of postmaster@roles\.test, abuse@roles\.test/);
+        await store.accounts.removeAlias('postmaster@roles.test');
+        assert.deepEqual(await store.accounts.pendingAlias('postmaster@roles.test'), { address: 'postmaster@roles.test', domain: 'roles.test', awaiting: null });
+        await store.accounts.addAlias('abuse@roles.test', 'roles.test', [{ address: 'desk@remote.test', domain: 'remote.test' }]);
+        await store.accounts.removeUser(boss.address);
+        assert.deepEqual((await store.accounts.getAlias('abuse@roles.test'))?.targets, ['desk@remote.test']);
+        await store.accounts.removeDomain('roles.test');
+        assert.deepEqual(await store.accounts.listPendingAliases('roles.test'), []);
+        assert.equal(await store.accounts.getAlias('abuse@roles.test'), undefined);
+      });
     });
 
     describe('deliveries and mailboxes', () => {
