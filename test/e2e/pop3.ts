@@ -343,17 +343,6 @@ export async function openMaildropEventually(instance: Instance, user: string, p
   }
 }
 
-/** Whether this instance serves POP3 yet (pop3s greets with +OK). */
-export async function pop3IsUp(instance: Instance): Promise<boolean> {
-  try {
-    const client = await Pop3Client.connect(instance, { timeoutMs: 2000 });
-    client.close();
-    return client.greeting.ok;
-  } catch {
-    return false;
-  }
-}
-
 export interface TestMessage {
   subject: string;
   /** The message as sent (CRLF, no trailing CRLF): what the mailbox holds after kakitome's Authentication-Results and Received headers, plus CRLF. */

@@ -205,21 +205,5 @@ export function appendToml(extra: string): (toml: string) => string {
   return (toml) => `${toml.trimEnd()}\n\n${extra.trim()}\n`;
 }
 
-
-/** Whether the MTA on this instance speaks ESMTP yet (EHLO answered with 250-). */
-export async function mtaIsUp(instance: Instance): Promise<boolean> {
-  const session = await rawSession(instance.host, instance.ports.smtp);
-  try {
-    await session.expect(/\r\n/);
-    session.send('EHLO probe.test');
-    await session.expect(/^250[ -]/m, 2000);
-    return true;
-  } catch {
-    return false;
-  } finally {
-    session.close();
-  }
-}
-
 export const USER = 'user@example.test';
 export const PASSWORD = 'correct horse battery staple';
