@@ -276,12 +276,6 @@ export class Pop3Client {
     return reply;
   }
 
-  /** Waits ms and returns whatever arrived unasked. */
-  async unsolicited(ms = 300): Promise<string> {
-    await sleep(ms);
-    return this.session.pending();
-  }
-
   /** Ends politely when still connected (QUIT, wait for the close), so the maildrop lock is free for the next test. */
   async end(): Promise<void> {
     if (!(await this.session.waitForClose(0))) {
