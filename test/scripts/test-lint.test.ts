@@ -1,9 +1,10 @@
 // scripts/test-lint.ts: the snippets in test-lint/flagged.txt each give exactly one
-// finding of their rule, those in test-lint/clean.txt none.
+// finding of their rule, those in test-lint/clean.txt none, and today's test/ is clean.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { blankLiterals, lintSource, type Rule } from '../../scripts/test-lint.ts';
+import { fileURLToPath } from 'node:url';
+import { blankLiterals, lintSource, lintTree, type Rule } from '../../scripts/test-lint.ts';
 
 interface Snippet {
   title: string;
@@ -60,4 +61,10 @@ test('blanking keeps offsets and line breaks, and the code around literals', () 
   assert.equal(code.length, source.length);
   assert.equal(code.split('\n').length, source.split('\n').length);
   assert.equal(code, "const a = '   ' + `  ${f(' ')}  ` / 2;            \nconst r = /      /g;              b();\n");
+});
+
+test('the test suite as it stands is clean', () => {
+  const root = fileURLToPath(new URL('../..', import.meta.url));
+  const findings = lintTree(`${root}test`, root);
+  assert.deepEqual(findings.map((f) => `${f.file}:${f.line}: ${f.rule}`), []);
 });
