@@ -93,6 +93,12 @@ function parseHostPort(text: string): string {
   return text;
 }
 
+/** A command-line number such as `--port-offset 10000` (its range is checked where it is used). */
+export function parseWholeNumber(text: string): number {
+  if (!/^\d{1,5}$/.test(text)) throw new CliError(`expected a whole number, got ${JSON.stringify(text)}`);
+  return Number(text);
+}
+
 function endpoint(address: string, port: number): string {
   return isIP(address) === 6 ? `[${address}]:${port}` : `${address}:${port}`;
 }

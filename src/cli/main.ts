@@ -4,7 +4,7 @@ import { loadConfig } from '../config/load.ts';
 import { configPathOf } from './context.ts';
 import { registerDomainCommands } from './domain.ts';
 import { CliError, isUserFacing, oneLine } from './errors.ts';
-import { initInstance, type InitOptions } from './init.ts';
+import { initInstance, parseWholeNumber, type InitOptions } from './init.ts';
 import { POSTMASTER_OPTION_HELP, roleAliasLines } from './role-aliases.ts';
 import { print } from './io.ts';
 import { registerServeCommand } from './serve.ts';
@@ -80,11 +80,6 @@ function buildProgram(): Command {
   };
   addConfigOption(program);
   return program;
-}
-
-function parseWholeNumber(text: string): number {
-  if (!/^\d{1,5}$/.test(text)) throw new CliError(`expected a whole number, got ${JSON.stringify(text)}`);
-  return Number(text);
 }
 
 async function main(argv: string[]): Promise<number> {

@@ -1,4 +1,5 @@
-// `kakitome serve` (and `npm start`, which is `kakitome serve --dev`).
+// `kakitome serve` (and `npm start`, which is `kakitome serve --dev`; `npm start --
+// --port-offset N` makes the development instance on other ports).
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
@@ -7,14 +8,16 @@ import { startServer, type RunningServer } from '../app/server.ts';
 import { hashPassword, generatePassword } from '../auth/password.ts';
 import { openStore } from '../store/store.ts';
 import { configPathOf, DEFAULT_CONFIG_FILE } from './context.ts';
-import { initInstance } from './init.ts';
+import { CliError } from './errors.ts';
+import { initInstance, parseWholeNumber, STANDARD_PORTS } from './init.ts';
 import { print } from './io.ts';
 
 /** SPEC: `npm start` with no config anywhere runs a development instance here. */
 export const DEV_DIR = 'var/dev';
 const DEV_DOMAIN = 'example.test';
 const DEV_USER = `dev@${DEV_DOMAIN}`;
-const DEV_PORT_OFFSET = 10_000;
+/** SPEC: the development instance listens on 127.0.0.1 with port offset 10000 (10025, …, 10995). */
+export const DEV_PORT_OFFSET = 10_000;
 
 function noConfigAnywhere(cmd: Command): boolean {
   return (
@@ -24,11 +27,26 @@ function noConfigAnywhere(cmd: Command): boolean {
   );
 }
 
-/** Creates the development instance on first run (with a user whose password is printed once). */
-async function ensureDevInstance(): Promise<string> {
+/**
+ * Creates the development instance on first run (with a user whose password is printed
+ * once), with port offset `offset`. An existing one is reused; asked for another offset
+ * (`--port-offset`), it is refused rather than served on ports the user did not ask for.
+ */
+async function ensureDevInstance(offset: number | undefined): Promise<string> {
   const configPath = resolve(DEV_DIR, 'kakitome.toml');
-  if (existsSync(configPath)) return configPath;
-  await initInstance({ dir: DEV_DIR, domain: DEV_DOMAIN, listen: '127.0.0.1', portOffset: DEV_PORT_OFFSET });
+  if (existsSync(configPath)) {
+    const existing = (await loadConfig(configPath)).listen.smtp[0];
+    const existingOffset = existing === undefined ? undefined : existing.port - STANDARD_PORTS.smtp;
+    if (offset !== undefined && offset !== existingOffset) {
+      throw new CliError(
+        `the development instance in ${DEV_DIR} has port offset ${existingOffset ?? '(none: no smtp listener)'}, not ${offset}; ` +
+          `run without --port-offset to use it, or delete ${DEV_DIR} to make it again`,
+      );
+    }
+    return configPath;
+  }
+  const portOffset = offset ?? DEV_PORT_OFFSET;
+  await initInstance({ dir: DEV_DIR, domain: DEV_DOMAIN, listen: '127.0.0.1', portOffset });
   const password = generatePassword();
   const config = await loadConfig(configPath);
   const store = openStore(config.data_dir);
@@ -37,7 +55,7 @@ async function ensureDevInstance(): Promise<string> {
   } finally {
     await store.close();
   }
-  print(`created the development instance in ${join(DEV_DIR)} (domain ${DEV_DOMAIN}, 127.0.0.1, ports +${DEV_PORT_OFFSET})`);
+  print(`created the development instance in ${join(DEV_DIR)} (domain ${DEV_DOMAIN}, 127.0.0.1, ports +${portOffset})`);
   print(`user ${DEV_USER}, password: ${password}`);
   return configPath;
 }
@@ -47,8 +65,21 @@ export function registerServeCommand(program: Command): void {
     .command('serve')
     .description('run every configured listener until SIGTERM, SIGINT or SIGHUP, then drain sessions and exit 0')
     .option('--dev', `with no config anywhere, create (once) and run the development instance in ./${DEV_DIR}`)
-    .action(async (opts: { dev?: boolean }, cmd: Command) => {
-      const configPath = opts.dev && noConfigAnywhere(cmd) ? await ensureDevInstance() : configPathOf(cmd);
+    .option(
+      '--port-offset <n>',
+      `with --dev: the development instance's port offset when it is made (default ${DEV_PORT_OFFSET}), e.g. for a second one beside npm start`,
+      parseWholeNumber,
+    )
+    .action(async (opts: { dev?: boolean; portOffset?: number }, cmd: Command) => {
+      const dev = opts.dev === true && noConfigAnywhere(cmd);
+      if (opts.portOffset !== undefined && !dev) {
+        throw new CliError(
+          opts.dev
+            ? '--port-offset is for the development instance, but a config is given (--config, $KAKITOME_CONFIG or ./kakitome.toml) and its ports apply'
+            : '--port-offset goes with --dev; a config file sets its own ports',
+        );
+      }
+      const configPath = dev ? await ensureDevInstance(opts.portOffset) : configPathOf(cmd);
       const config = await loadConfig(configPath);
       // Handlers first: a signal that arrives while starting must still stop cleanly.
       let server: RunningServer | undefined;

@@ -1,13 +1,15 @@
 // `kakitome serve`: starts every listener, refuses to start half-way, stops cleanly.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { startInstance, runKakitome, KAKITOME_BIN } from '../harness/instance.ts';
 import { makeTempDir, removeDir } from '../harness/processes.ts';
 import { ServeLog, ServeProcess } from '../harness/serve-process.ts';
 import { rawSession } from '../harness/clients.ts';
+import { pickPortOffset, portsForOffset } from '../harness/ports.ts';
+import { DEV_PORT_OFFSET } from '../../src/cli/serve.ts';
 
 test('serve opens every listener, TLS on 465/995 with the init certificate, and exits 0 on SIGTERM and SIGINT', async (t) => {
   const instance = await startInstance({ t });
@@ -67,24 +69,55 @@ test('npm start is serve --dev, exec-ed so that the signals npm forwards reach t
   assert.equal(pkg.scripts.start, 'exec node bin/kakitome.js serve --dev');
 });
 
+test('the development instance\'s default port offset is the SPEC\'s 10000', () => {
+  // Serving it would bind 10025–10995, where a developer's npm start may be running;
+  // the test below serves it on a free offset instead.
+  assert.equal(DEV_PORT_OFFSET, 10_000);
+  assert.deepEqual(portsForOffset(DEV_PORT_OFFSET), { smtp: 10025, submission: 10587, submissions: 10465, pop3: 10110, pop3s: 10995 });
+});
+
 test('npm start (serve --dev) creates the development instance once, with a user, and serves it', async (t) => {
   const cwd = await makeTempDir('kakitome-dev');
   t.after(() => removeDir(cwd));
+  // A free offset, so that a running `npm start` (10025–10995) or another test never clashes.
+  const offset = await pickPortOffset();
+  const ports = portsForOffset(offset);
+  const devArgs = [KAKITOME_BIN, 'serve', '--dev', '--port-offset', String(offset)];
   const log = new ServeLog();
-  const first = await ServeProcess.start(process.execPath, [KAKITOME_BIN, 'serve', '--dev'], cwd, log, 20_000);
+  const first = await ServeProcess.start(process.execPath, devArgs, cwd, log, 20_000);
   assert.equal(await first.stop('SIGTERM', 10_000, log), 0);
   const password = log.lines.map((l) => /^user dev@example\.test, password: (\S+)$/.exec(l)?.[1]).find(Boolean);
   assert.ok(password, log.lines.join('\n'));
-  assert.ok(log.lines.some((l) => l.startsWith('created the development instance in var/dev')));
+  assert.ok(log.lines.some((l) => l.startsWith(`created the development instance in var/dev (domain example.test, 127.0.0.1, ports +${offset})`)), log.lines.join('\n'));
   const toml = readFileSync(join(cwd, 'var/dev/kakitome.toml'), 'utf8');
-  assert.match(toml, /^smtp\s+= \["127\.0\.0\.1:10025"\]/m);
-  assert.match(toml, /^pop3s\s+= \["127\.0\.0\.1:10995"\]/m);
+  assert.match(toml, new RegExp(`^smtp\\s+= \\["127\\.0\\.0\\.1:${ports.smtp}"\\]`, 'm'));
+  assert.match(toml, new RegExp(`^pop3s\\s+= \\["127\\.0\\.0\\.1:${ports.pop3s}"\\]`, 'm'));
   const users = await runKakitome(['user', 'list', '--config', join(cwd, 'var/dev/kakitome.toml')]);
   assert.match(users.stdout, /^dev@example\.test/m);
 
   // The second start reuses it and prints no new password.
   const secondLog = new ServeLog();
-  const second = await ServeProcess.start(process.execPath, [KAKITOME_BIN, 'serve', '--dev'], cwd, secondLog, 20_000);
+  const second = await ServeProcess.start(process.execPath, devArgs, cwd, secondLog, 20_000);
+  const smtp = await rawSession('127.0.0.1', ports.smtp);
+  await smtp.expect(/^220 /m);
+  smtp.close();
   assert.equal(await second.stop('SIGINT', 10_000, secondLog), 0);
   assert.ok(!secondLog.lines.some((l) => l.includes('password')));
+
+  // Another offset for the existing instance is refused, before anything listens.
+  const other = await runKakitome(['serve', '--dev', '--port-offset', String(offset + 1)], { cwd, timeoutMs: 15_000 });
+  assert.notEqual(other.code, 0);
+  assert.match(other.stderr, new RegExp(`^kakitome: the development instance in var/dev has port offset ${offset}, not ${offset + 1}; `));
+});
+
+test('serve --port-offset without --dev, or with a config given, is refused', async (t) => {
+  const cwd = await makeTempDir('kakitome-dev');
+  t.after(() => removeDir(cwd));
+  const alone = await runKakitome(['serve', '--port-offset', '20000'], { cwd, timeoutMs: 15_000 });
+  assert.notEqual(alone.code, 0);
+  assert.match(alone.stderr, /^kakitome: --port-offset goes with --dev; a config file sets its own ports\n$/);
+  const withConfig = await runKakitome(['serve', '--dev', '--port-offset', '20000', '--config', join(cwd, 'kakitome.toml')], { cwd, timeoutMs: 15_000 });
+  assert.notEqual(withConfig.code, 0);
+  assert.match(withConfig.stderr, /^kakitome: --port-offset is for the development instance, but a config is given/);
+  assert.equal(existsSync(join(cwd, 'var')), false, 'no development instance was made');
 });

@@ -62,8 +62,8 @@ async function msaInstance(settings: Record<string, TomlValue> = {}): Promise<In
 const AUTH_LINE = (reply: { lines: string[] }) => reply.lines.find((line) => /^250[ -]AUTH\b/i.test(line));
 const hasExtension = (reply: { lines: string[] }, name: string) => reply.lines.some((line) => new RegExp(`^250[ -]${name}\\b`, 'i').test(line));
 
-/** Sends a valid message alice → carol in an open, authorised session and waits for it. */
-async function sendAndSee(instance: Instance, client: SmtpClient, from = ALICE, subject = tag('msa')): Promise<string> {
+/** Sends a valid message alice → carol in an open, authorised session: it must get 250 2.0.0 and reach carol's mailbox. */
+async function assertSubmittedAndDelivered(instance: Instance, client: SmtpClient, from = ALICE, subject = tag('msa')): Promise<string> {
   const reply = await client.deliver(from, [CAROL], submissionMessage({ from, to: CAROL, subject }));
   client.assertReply(reply, '250 2.0.0', `submission of ${subject}`);
   queueIdOf(reply);
@@ -113,7 +113,7 @@ describe('submission on 587 and 465', () => {
   test('AUTH PLAIN with an initial response: 235 2.7.0, then a message is queued and delivered locally at once', async () => {
     const client = await loggedIn(msa, ALICE, PASSWORD, { localAddress: freshClientAddress() });
     try {
-      await sendAndSee(msa, client);
+      await assertSubmittedAndDelivered(msa, client);
     } finally {
       await client.quit();
     }
@@ -124,14 +124,14 @@ describe('submission on 587 and 465', () => {
     const first = (await submissionClient(msa, { localAddress: host })).client;
     try {
       first.assertReply(await authPlain(first, ALICE, PASSWORD, { initialResponse: false }), '235 2.7.0', 'AUTH PLAIN with 334 continuation');
-      await sendAndSee(msa, first);
+      await assertSubmittedAndDelivered(msa, first);
     } finally {
       await first.quit();
     }
     const second = (await submissionClient(msa, { localAddress: host })).client;
     try {
       second.assertReply(await authLogin(second, CAROL, PASSWORD), '235 2.7.0', 'AUTH LOGIN');
-      await sendAndSee(msa, second, CAROL);
+      await assertSubmittedAndDelivered(msa, second, CAROL);
     } finally {
       await second.quit();
     }
@@ -212,7 +212,7 @@ describe('submission on 587 and 465', () => {
       await client.expectCmd(`MAIL FROM:<${ALICE}>`, '530 5.7.0', 'MAIL without AUTH on 465');
       await client.expectCmd('RSET', '250');
       client.assertReply(await authLogin(client, ALICE, PASSWORD), '235 2.7.0', 'AUTH LOGIN on 465');
-      await sendAndSee(msa, client);
+      await assertSubmittedAndDelivered(msa, client);
     } finally {
       await client.quit();
     }
@@ -230,7 +230,7 @@ describe('submission on 587 and 465', () => {
       await client.expectCmd('MAIL FROM:<bob@b.test>', '553 5.7.1', 'an address in another domain');
       await client.expectCmd('MAIL FROM:<>', '553 5.7.1', 'the null sender');
       // The alias works for a whole message, too.
-      await sendAndSee(msa, client, SALES);
+      await assertSubmittedAndDelivered(msa, client, SALES);
     } finally {
       await client.quit();
     }
@@ -304,7 +304,7 @@ describe('submission on 587 and 465', () => {
         const reply = await client.deliver(ALICE, [CAROL], submissionMessage({ from: ALICE, to: CAROL, subject, body: bad }));
         client.assertReply(reply, '554 5.6.0', name);
       }
-      await sendAndSee(msa, client); // the session goes on, and what came before is not there
+      await assertSubmittedAndDelivered(msa, client); // the session goes on, and what came before is not there
     } finally {
       await client.quit();
     }
@@ -406,8 +406,8 @@ describe('submission rate limit; the client address in Received when configured'
   test('the 3rd MAIL in an hour gets 450 4.7.1; another user is not affected', async () => {
     const client = await loggedIn(msa, ALICE, PASSWORD);
     try {
-      await sendAndSee(msa, client);
-      await sendAndSee(msa, client);
+      await assertSubmittedAndDelivered(msa, client);
+      await assertSubmittedAndDelivered(msa, client);
       await client.expectCmd(`MAIL FROM:<${ALICE}>`, '450 4.7.1', 'third message within the hour');
     } finally {
       await client.quit();
@@ -475,14 +475,14 @@ describe('POP-before-SMTP', () => {
     const client = await unauthenticated(X);
     try {
       await client.expectCmd(`MAIL FROM:<${CAROL}>`, '553 5.7.1', "another user's address under alice's grant");
-      await sendAndSee(msa, client, ALICE);
-      await sendAndSee(msa, client, SALES);
+      await assertSubmittedAndDelivered(msa, client, ALICE);
+      await assertSubmittedAndDelivered(msa, client, SALES);
     } finally {
       await client.quit();
     }
     const implicit = await unauthenticated(X, 'submissions');
     try {
-      await sendAndSee(msa, implicit, ALICE);
+      await assertSubmittedAndDelivered(msa, implicit, ALICE);
     } finally {
       await implicit.quit();
     }

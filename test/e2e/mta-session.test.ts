@@ -575,7 +575,7 @@ describe('MTA access lists ([access.smtp])', () => {
 describe('MTA over IPv6', () => {
   test('listening on [::1]: greeting, delivery, and the Received header names the IPv6 client', async (t) => {
     if (!(await ipv6Available())) {
-      t.skip('::1 is not available on this machine');
+      t.skip('::1 is not available on this machine'); // skip reason: a machine (or container) without an IPv6 loopback cannot listen on ::1
       return;
     }
     const instance = await mta(t, undefined, { listen: '::1', users: [{ address: USER, password: PASSWORD }] });

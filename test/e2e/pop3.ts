@@ -276,12 +276,6 @@ export class Pop3Client {
     return reply;
   }
 
-  /** Waits ms and returns whatever arrived unasked. */
-  async unsolicited(ms = 300): Promise<string> {
-    await sleep(ms);
-    return this.session.pending();
-  }
-
   /** Ends politely when still connected (QUIT, wait for the close), so the maildrop lock is free for the next test. */
   async end(): Promise<void> {
     if (!(await this.session.waitForClose(0))) {
@@ -340,17 +334,6 @@ export async function openMaildropEventually(instance: Instance, user: string, p
       assert.fail(`login of ${user} refused: "${reply.line}"\n--- dialogue ---\n${client.dialogue()}`);
     }
     await sleep(100);
-  }
-}
-
-/** Whether this instance serves POP3 yet (pop3s greets with +OK). */
-export async function pop3IsUp(instance: Instance): Promise<boolean> {
-  try {
-    const client = await Pop3Client.connect(instance, { timeoutMs: 2000 });
-    client.close();
-    return client.greeting.ok;
-  } catch {
-    return false;
   }
 }
 

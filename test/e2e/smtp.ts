@@ -5,7 +5,6 @@
 import assert from 'node:assert/strict';
 import { connect as connectTcp, type Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { rawSession, type RawSession, type RawSessionOptions } from '../harness/clients.ts';
 import { assertLoopback } from '../harness/loopback.ts';
 import type { Instance } from '../harness/instance.ts';
@@ -120,11 +119,27 @@ export class SmtpClient {
     this.log.push('-- TLS established --');
   }
 
-  /** Waits ms and returns whatever arrived unasked (nothing, for a correct server). */
-  async unsolicited(ms = 300): Promise<string> {
-    await sleep(ms);
-    return this.session.pending();
+  /**
+   * Whatever the server sent unasked (nothing, for a correct server): sends HELP and
+   * returns what arrived before its reply. Replies come in order, so a reply to an
+   * injected or smuggled command would come first; no wait for silence is needed.
+   * HELP is valid in every state and its 214 is no other command's reply.
+   */
+  async unsolicited(): Promise<string> {
+    this.send('HELP');
+    let received: string;
+    try {
+      received = await this.session.expect(/^214 [^\r\n]*\r\n/m);
+    } catch (error) {
+      throw new Error(`${(error as Error).message}\n--- dialogue ---\n${this.dialogue()}`);
+    }
+    const helpAt = received.search(/^214[ -]/m);
+    const unasked = received.slice(0, helpAt);
+    for (const line of unasked.split('\r\n').filter(Boolean)) this.log.push(`S (unasked): ${show(line)}`);
+    for (const line of received.slice(helpAt).replace(/\r\n$/, '').split('\r\n')) this.log.push(`S: ${line}`);
+    return unasked;
   }
+
 
   /** MAIL, RCPT…, DATA, the message and the terminator; returns the final reply (or the first refusal). */
   async deliver(from: string, to: readonly string[], message: string | Buffer): Promise<Reply> {
@@ -203,22 +218,6 @@ export function message(options: MessageOptions): string {
 /** Appends a [smtp] table (or any TOML text) to a generated config. */
 export function appendToml(extra: string): (toml: string) => string {
   return (toml) => `${toml.trimEnd()}\n\n${extra.trim()}\n`;
-}
-
-
-/** Whether the MTA on this instance speaks ESMTP yet (EHLO answered with 250-). */
-export async function mtaIsUp(instance: Instance): Promise<boolean> {
-  const session = await rawSession(instance.host, instance.ports.smtp);
-  try {
-    await session.expect(/\r\n/);
-    session.send('EHLO probe.test');
-    await session.expect(/^250[ -]/m, 2000);
-    return true;
-  } catch {
-    return false;
-  } finally {
-    session.close();
-  }
 }
 
 export const USER = 'user@example.test';

@@ -9,6 +9,7 @@
 // - a TXT value longer than 255 bytes is split into 255-byte character-strings in one
 //   record, which resolvers hand back as chunks (Node: string[] per record).
 import { Resolver } from 'node:dns/promises';
+import { createSocket } from 'node:dgram';
 import { isIP } from 'node:net';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -264,4 +265,32 @@ export async function startDns(records: DnsRecords = {}, options: DnsOptions = {
     });
   }
   return fixture;
+}
+
+export interface SilentDns {
+  /** "host:port", as `createResolver` and `[dns] servers` take it. */
+  server: string;
+  /** The DNS queries (UDP datagrams) received so far. */
+  queries(): number;
+  close(): Promise<void>;
+}
+
+/**
+ * A DNS server that receives every query and never answers: what a resolver meets
+ * when a server is down behind a firewall that drops packets. A query to it can only
+ * end by the resolver's own timeout, and each try is one datagram here.
+ */
+export async function startSilentDns(t: TestContext, host = '127.0.0.1'): Promise<SilentDns> {
+  assertLoopback(host, 'DNS listen address');
+  const socket = createSocket(host.includes(':') ? 'udp6' : 'udp4');
+  let received = 0;
+  socket.on('message', () => received++);
+  await new Promise<void>((resolve, reject) => {
+    socket.once('error', reject);
+    socket.bind(0, host, () => resolve());
+  });
+  let closed: Promise<void> | undefined;
+  const close = () => (closed ??= new Promise<void>((resolve) => socket.close(() => resolve())));
+  t.after(close);
+  return { server: formatServer(host, socket.address().port), queries: () => received, close };
 }

@@ -142,7 +142,11 @@ test('input beyond the bound pauses the socket until the session takes it', asyn
   while (!pair.server.isPaused()) await delay(5);
   const buffered = pair.connection.input.length;
   assert.ok(buffered > bound, `paused with ${buffered} buffered`);
-  await delay(50);
+  // A round trip the other way: by the time the client has the server's bytes, the event
+  // loop has polled the server's socket, whose unread data waits in the kernel.
+  pair.server.write('ping');
+  const [ping] = (await once(pair.client, 'data')) as [Buffer];
+  assert.equal(ping.toString(), 'ping');
   assert.equal(pair.connection.input.length, buffered, 'nothing more is read while paused');
   assert.ok(buffered < total, 'the rest stays in the kernel buffers');
 

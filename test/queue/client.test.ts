@@ -108,7 +108,7 @@ test('a failed TLS handshake is not continued in clear; the hop is tried again w
   assert.equal(server.messages.length, 1);
 });
 
-test('connection failures are temporary: refused, silent server (greeting timeout), 554 greeting, dropped after data', async (t) => {
+test('connection failures are temporary: refused, silent server (greeting timeout), 554 greeting, dropped after data', { timeout: 30_000 }, async (t) => {
   // A port with nothing listening.
   const closed = createServer();
   await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
@@ -124,14 +124,12 @@ test('connection failures are temporary: refused, silent server (greeting timeou
     await Promise.all([refusing.close(), dropping.close()]);
   });
 
-  const started = Date.now();
   const [refused, timedOut, greeting554, dropped] = await Promise.all([
     deliverToHop(attempt(closedPort)),
     deliverToHop(attempt((silent.address() as { port: number }).port, { greetingTimeoutMs: 300 })),
     deliverToHop(attempt(refusing.port)),
     deliverToHop(attempt(dropping.port)),
   ]);
-  assert.ok(Date.now() - started < 5000);
   for (const report of [refused, timedOut, greeting554]) {
     assert.equal(report.connected, false);
     assert.equal(report.outcomes[0]!.result, 'temporary', JSON.stringify(report));
@@ -152,15 +150,19 @@ test('remote replies are cleaned: no control characters, bounded length', async 
   assert.ok(reply.length <= 501, String(reply.length));
 });
 
-test('an abort closes the connection; the recipients are temporary', async (t) => {
-  const silent = createServer(() => {});
+test('an abort closes the connection; the recipients are temporary', { timeout: 30_000 }, async (t) => {
+  const controller = new AbortController();
+  // A server that never greets; the abort comes once the connection is open and waiting.
+  let closedByClient!: Promise<void>;
+  const silent = createServer((socket) => {
+    closedByClient = new Promise((resolve) => socket.once('close', () => resolve()));
+    controller.abort();
+  });
   await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
   t.after(() => silent.close());
-  const controller = new AbortController();
-  const pending = deliverToHop(attempt((silent.address() as { port: number }).port, { signal: controller.signal, greetingTimeoutMs: 30_000 }));
-  setTimeout(() => controller.abort(), 100);
-  const report = await pending;
+  const report = await deliverToHop(attempt((silent.address() as { port: number }).port, { signal: controller.signal, greetingTimeoutMs: 60_000 }));
   assert.equal(report.outcomes[0]!.result, 'temporary');
   assert.match(report.outcomes[0]!.reply, /aborted/);
+  await closedByClient;
 });
 

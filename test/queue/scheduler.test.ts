@@ -295,27 +295,52 @@ test('retry from another process makes held rows due; a held row is not attempte
   assert.equal(net.messages.length, 1);
 });
 
-test('stop(): waits for deliveries in flight, aborts them after its timeout; interrupted rows stay due', async (t) => {
+test('stop(): waits for deliveries in flight, aborts them after its timeout; interrupted rows stay due', { timeout: 30_000 }, async (t) => {
   const f = await queueFixture(t);
   const { createServer } = await import('node:net');
-  // A server that accepts and never greets.
-  const silent = createServer(() => {});
+  // A server that accepts and never greets; it tells when the session is open and when the client closed it.
+  let connections = 0;
+  let opened!: () => void;
+  const sessionOpen = new Promise<void>((resolve) => (opened = resolve));
+  let closedByClient!: Promise<void>;
+  const silent = createServer((socket) => {
+    connections++;
+    closedByClient = new Promise((resolve) => socket.once('close', () => resolve()));
+    opened();
+  });
   await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
   t.after(() => silent.close());
   const port = (silent.address() as { port: number }).port;
   const config = testConfig({ transport: { 'example.net': `127.0.0.1:${port}` } });
   await enqueue(f.store, { queueId: 'qs', recipients: ['bob@example.net'] });
-  const queue = createOutboundQueue(queueOptions(f, { config, stopTimeoutMs: 200, greetingTimeoutMs: 60_000 }));
+  // Every pass reads the due rows first: counting the reads shows whether a pass ran.
+  let reads = 0;
+  const rows = f.store.queue;
+  const counted = new Proxy(rows, {
+    get(target, name, receiver) {
+      if (name === 'due') reads++;
+      const value = Reflect.get(target, name, receiver) as unknown;
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+  const queue = createOutboundQueue(queueOptions(f, { config, queue: counted, stopTimeoutMs: 200, greetingTimeoutMs: 60_000 }));
   queue.start();
-  // The session is open and waiting for the greeting.
-  await new Promise((resolve) => setTimeout(resolve, 200));
-  const started = Date.now();
+  await sessionOpen;
+  // Without the abort, stop() would wait for the 60 s greeting timeout (past the test's timeout).
   await queue.stop();
-  assert.ok(Date.now() - started < 2500, `stop took ${Date.now() - started} ms`);
-  const [row] = (await f.store.queue.list());
+  await closedByClient;
+  assert.ok(f.logs.some((line) => line.msg === 'aborting deliveries still in flight'), 'stop() says it aborted the delivery');
+  const [row] = await rows.list();
   assert.equal(row!.attempts, 0, 'an interrupted attempt is not counted');
-  assert.ok(row!.nextAttemptAt <= Date.now());
-  // After stop, kick() and start() do nothing.
+  assert.ok(row!.nextAttemptAt <= Date.now(), 'the row is due for the next start');
+
+  // After stop, kick() and start() start no pass: the row is due, yet it is not even read.
+  const readsAtStop = reads;
   queue.kick();
   queue.start();
+  // kick() passes on the next turn of the event loop; runOnce() passes after it, in order.
+  await new Promise((resolve) => setImmediate(resolve));
+  await queue.runOnce();
+  assert.equal(reads, readsAtStop, 'no pass read the queue after stop()');
+  assert.equal(connections, 1, 'no new session was opened');
 });

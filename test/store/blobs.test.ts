@@ -1,10 +1,16 @@
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import type { FileHandle } from 'node:fs/promises';
+import { createRequire, syncBuiltinESMExports } from 'node:module';
+import { dirname, join } from 'node:path';
 import { text } from 'node:stream/consumers';
 import { after, before, describe, test } from 'node:test';
 import { BlobStore, InvalidBlobNameError, isBlobName, newBlobName } from '../../src/store/blobs.ts';
 import { countBlobFiles, makeTempDir, removeTempDir } from './helpers.ts';
+
+// The CommonJS face of node:fs/promises: a method replaced there reaches the ES module
+// bindings of every importer (blobs.ts's `open`) after syncBuiltinESMExports().
+const fsPromises = createRequire(import.meta.url)('node:fs/promises') as typeof import('node:fs/promises');
 
 describe('BlobStore', () => {
   let dataDir: string;
@@ -115,9 +121,32 @@ describe('BlobStore', () => {
     assert.equal(await blobs.remove(name), false);
   });
 
-  test('syncDirs() fsyncs the shards of the given names', async () => {
-    const written = await Promise.all([1, 2, 3].map((n) => blobs.write(Buffer.from(`n${n}`))));
-    await blobs.syncDirs(written.map((blob) => blob.name));
+  test('syncDirs() fsyncs the shard directory of each given name, once per shard', async (t) => {
+    const written = await Promise.all([1, 2, 3, 4].map((n) => blobs.write(Buffer.from(`n${n}`))));
+    // A name given twice: its shard is still synced once.
+    const names = [...written.map((blob) => blob.name), written[0]!.name];
+    const expected = [...new Set(names.map((name) => dirname(blobs.path(name))))].sort();
+    // Watch every directory handle blobs.ts opens through node:fs/promises and syncs.
+    const synced: string[] = [];
+    const realOpen = fsPromises.open;
+    const watched = t.mock.method(fsPromises, 'open', async (path: string, ...rest: unknown[]) => {
+      const handle: FileHandle = await realOpen(path, ...(rest as [string]));
+      const sync = handle.sync.bind(handle);
+      handle.sync = async () => {
+        await sync();
+        synced.push(String(path));
+      };
+      return handle;
+    });
+    syncBuiltinESMExports();
+    try {
+      await blobs.syncDirs(names);
+    } finally {
+      watched.mock.restore();
+      syncBuiltinESMExports();
+    }
+    assert.deepEqual(synced.sort(), expected);
+    assert.ok(expected.length >= 2 && expected.every((dir) => dirname(dir) === blobs.root), 'the shards under the blobs root');
   });
 
   test('entries() lists blob files and skips anything else', async () => {

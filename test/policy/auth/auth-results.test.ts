@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { authservIdOf, formatAuthenticationResults, removeOwnAuthResults } from '../../../src/policy/auth-results.ts';
 import { mailauthResolver, type DnsLookups } from '../../../src/policy/spf/resolver.ts';
 import { createResolver } from '../../../src/dns/resolver.ts';
+import { startDns } from '../../harness/dns.ts';
 
 test('one field, a resinfo per line, folded with CRLF + tab before column 78', () => {
   const field = formatAuthenticationResults('mx.kakitome.test', [
@@ -102,6 +103,14 @@ test('mailauthResolver maps each record type to the node:dns call, errors unchan
   await assert.rejects(resolver('example.com', 'CNAME'), { code: 'ENODATA' });
   await assert.rejects(resolver('example.com', 'SRV'), { code: 'ENOTIMP' });
   assert.deepEqual(calls, ['txt example.com', 'mx example.com', 'a example.com', 'aaaa example.com', 'ptr 1.2.0.192.in-addr.arpa']);
-  // the project's resolver is what it adapts (checked by the type checker; no query made)
-  assert.equal(typeof mailauthResolver(createResolver(['127.0.0.1:53'])), 'function');
+});
+
+test('mailauthResolver over the project resolver asks the configured server (dnsmasq)', async (t) => {
+  const dns = await startDns({ txt: { 'example.com': 'v=spf1 ip4:192.0.2.1 -all' }, mx: { 'example.com': { exchange: 'mx.example.com', priority: 10 } } }, { t });
+  const resolver = mailauthResolver(createResolver([dns.server]));
+  assert.deepEqual(await resolver('example.com', 'TXT'), [['v=spf1 ip4:192.0.2.1 -all']]);
+  const mx = (await resolver('example.com', 'MX')) as { exchange: string; priority: number }[];
+  assert.deepEqual(mx.map(({ exchange, priority }) => ({ exchange, priority })), [{ exchange: 'mx.example.com', priority: 10 }]);
+  await assert.rejects(resolver('nowhere.example.com', 'A'), { code: 'ENOTFOUND' });
+  assert.deepEqual(dns.queries().map((q) => `${q.type} ${q.name}`), ['TXT example.com', 'MX example.com', 'A nowhere.example.com']);
 });
