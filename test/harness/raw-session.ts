@@ -1,7 +1,7 @@
 // A raw line client for protocol-level tests: send exact bytes, wait for replies by
 // pattern, upgrade to TLS on demand (STARTTLS/STLS). Every wait is bounded.
 import { connect as connectTcp, type Socket } from 'node:net';
-import { connect as connectTls, type TLSSocket } from 'node:tls';
+import { connect as connectTls, type ConnectionOptions, type TLSSocket } from 'node:tls';
 import { assertLoopback } from './loopback.ts';
 
 export interface RawSessionOptions {
@@ -15,6 +15,8 @@ export interface RawSessionOptions {
   timeoutMs?: number;
   /** Bind the client end to this loopback address, so the server sees another client (127.0.0.2…). */
   localAddress?: string;
+  /** The client's TLS versions and cipher list (TLS policy tests offer TLS 1.0/1.1 with them); default Node's. */
+  tlsClient?: Pick<ConnectionOptions, 'minVersion' | 'maxVersion' | 'ciphers'>;
 }
 
 export interface RawSession {
@@ -35,6 +37,8 @@ export interface RawSession {
   startTls(): Promise<void>;
   /** Whether TLS is active. */
   encrypted(): boolean;
+  /** The negotiated TLS version ("TLSv1.3"), or null before TLS. */
+  tlsProtocol(): string | null;
   /** Resolves true when the server closes the connection within timeoutMs, false otherwise. */
   waitForClose(timeoutMs?: number): Promise<boolean>;
   close(): void;
@@ -47,6 +51,7 @@ export async function rawSession(host: string, port: number, options: RawSession
   if (options.localAddress !== undefined) assertLoopback(options.localAddress, 'local address');
   const timeoutMs = options.timeoutMs ?? 5000;
   const tlsOptions = () => ({
+    ...options.tlsClient,
     ca: options.ca,
     servername: options.servername,
     // Without a CA nothing is verified, the name included.
@@ -134,6 +139,7 @@ export async function rawSession(host: string, port: number, options: RawSession
     pending: () => unread,
     transcript: () => received,
     encrypted: () => 'encrypted' in socket && socket.encrypted === true,
+    tlsProtocol: () => ('getProtocol' in socket ? socket.getProtocol() : null),
     startTls: () =>
       new Promise((resolve, reject) => {
         const plain = socket;
