@@ -1,7 +1,7 @@
 // A tiny SMTP server on 127.0.0.1 for the outbound tests: speaks just enough SMTP
 // (EHLO, STARTTLS, MAIL, RCPT, DATA, RSET, QUIT) and answers what the test tells it.
 import { createServer, type Server, type Socket } from 'node:net';
-import { TLSSocket } from 'node:tls';
+import { TLSSocket, type TlsOptions } from 'node:tls';
 import type { Duplex } from 'node:stream';
 
 export interface ReceivedMessage {
@@ -15,8 +15,11 @@ export interface ReceivedMessage {
 
 export interface FakeSmtpOptions {
   greeting?: string;
-  /** Offer STARTTLS with this certificate; 'broken': offer it, then answer the handshake with garbage. */
-  starttls?: { key: string; cert: string } | 'broken';
+  /**
+   * Offer STARTTLS with this certificate (and, when given, only these TLS versions and
+   * suites: an old receiver); 'broken': offer it, then answer the handshake with garbage.
+   */
+  starttls?: ({ key: string; cert: string } & Pick<TlsOptions, 'minVersion' | 'maxVersion' | 'ciphers'>) | 'broken';
   pipelining?: boolean;
   /** Reply to MAIL FROM; default 250. */
   mail?: (from: string) => string;
@@ -40,11 +43,14 @@ export interface FakeSmtp {
   connections(): number;
   /** Most connections open at once so far. */
   maxConcurrent(): number;
+  /** STARTTLS handshakes so far: the negotiated version ("TLSv1.3"), or the error that ended it. */
+  handshakes: { protocol: string | null; error?: string }[];
   close(): Promise<void>;
 }
 
 export async function startFakeSmtp(options: FakeSmtpOptions = {}): Promise<FakeSmtp> {
   const messages: ReceivedMessage[] = [];
+  const handshakes: FakeSmtp['handshakes'] = [];
   const sockets = new Set<Socket>();
   let connections = 0;
   let open = 0;
@@ -62,7 +68,7 @@ export async function startFakeSmtp(options: FakeSmtpOptions = {}): Promise<Fake
       sockets.delete(socket);
     });
     socket.on('error', () => {});
-    serveSession(socket, options, messages);
+    serveSession(socket, options, messages, handshakes);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address();
@@ -71,6 +77,7 @@ export async function startFakeSmtp(options: FakeSmtpOptions = {}): Promise<Fake
     host: '127.0.0.1',
     port: address.port,
     messages,
+    handshakes,
     connections: () => connections,
     maxConcurrent: () => maxConcurrent,
     close: async () => {
@@ -80,7 +87,7 @@ export async function startFakeSmtp(options: FakeSmtpOptions = {}): Promise<Fake
   };
 }
 
-function serveSession(socket: Socket, options: FakeSmtpOptions, messages: ReceivedMessage[]): void {
+function serveSession(socket: Socket, options: FakeSmtpOptions, messages: ReceivedMessage[], handshakes: FakeSmtp['handshakes']): void {
   let stream: Duplex = socket;
   let tls = false;
   let buffer = Buffer.alloc(0);
@@ -163,8 +170,17 @@ function serveSession(socket: Socket, options: FakeSmtpOptions, messages: Receiv
           socket.end();
           return 'stop';
         }
-        const secure = new TLSSocket(socket, { isServer: true, key: options.starttls.key, cert: options.starttls.cert });
-        secure.on('error', () => socket.destroy());
+        const { key, cert, minVersion, maxVersion, ciphers } = options.starttls;
+        const secure = new TLSSocket(socket, { isServer: true, key, cert, minVersion, maxVersion, ciphers });
+        let established = false;
+        secure.once('secure', () => {
+          established = true;
+          handshakes.push({ protocol: secure.getProtocol() });
+        });
+        secure.on('error', (error) => {
+          if (!established) handshakes.push({ protocol: null, error: error.message });
+          socket.destroy();
+        });
         secure.on('data', onData);
         stream = secure;
         tls = true;
