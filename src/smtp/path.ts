@@ -3,6 +3,7 @@
 // The problems are told apart because their replies differ: a command that is not
 // "FROM:<…>" at all is a syntax error (501), a path whose mailbox is malformed is a bad
 // mailbox (553 X.1.7 / X.1.3, RFC 3463 §3.2), a bad parameter is 555.
+import { isAddressLiteral } from './address-literal.ts';
 import { closingQuote, isDomain, parseMailbox, type MailPath } from './mailbox.ts';
 
 export type { MailPath };
@@ -85,8 +86,10 @@ export function lacksSmtpUtf8(path: MailPath | null, mailParams: MailParams): bo
   return path !== null && path.utf8 && !mailParams.has('SMTPUTF8');
 }
 
-/** An EHLO/HELO argument: a domain or an address literal (RFC 5321 §4.1.1.1). */
+/**
+ * An EHLO/HELO argument: a domain or an address literal (RFC 5321 §4.1.1.1), the
+ * literal as strict as in a path (§4.1.3): `[300.0.0.1]` or `[foo]` is neither.
+ */
 export function isHeloArgument(text: string): boolean {
-  if (text.startsWith('[') && text.endsWith(']')) return /^\[[\x21-\x5a\x5e-\x7e]+\]$/.test(text);
-  return isDomain(text);
+  return text.startsWith('[') ? isAddressLiteral(text) : isDomain(text);
 }

@@ -140,4 +140,12 @@ test('EHLO arguments', () => {
   assert.ok(!isHeloArgument('bad host'));
   assert.ok(!isHeloArgument('a_b.example'));
   assert.ok(!isHeloArgument('<script>'));
+  // RFC 5321 §4.1.3: an address literal is an IPv4 address, "IPv6:" and an IPv6 address, or tag ":" content.
+  assert.ok(isHeloArgument('[IPv6:::1]'));
+  assert.ok(isHeloArgument('[x-tag:content]'));
+  assert.ok(!isHeloArgument('[300.0.0.1]'), 'an octet over 255');
+  assert.ok(!isHeloArgument('[192.0.2]'), 'three octets');
+  assert.ok(!isHeloArgument('[no-literal]'), 'no address and no tag');
+  assert.ok(!isHeloArgument('[IPv6:1:2:3]'), 'too few IPv6 groups');
+  assert.ok(!isHeloArgument('[192.0.2.1'), 'unclosed');
 });
