@@ -75,6 +75,24 @@ test('Date and Message-ID are added on top of the header when missing (RFC 6409 
   assert.ok(text.endsWith('\r\n\r\nbody\r\n'));
 });
 
+test('fields only this host writes are removed: X-Kakitome-Quarantine, Authentication-Results naming us', () => {
+  const fields = [
+    'From: alice@example.test\r\n',
+    'X-Kakitome-Quarantine: forged by the user\r\n',
+    'Date: x\r\nMessage-ID: <a@b>\r\n',
+    'Authentication-Results: mail.example.test; dkim=pass header.d=bank.example\r\n',
+    'Authentication-Results: other.example; spf=pass\r\n',
+    'x-kakitome-quarantine: folded\r\n\tover two lines\r\n',
+  ];
+  const header = Buffer.from(`${fields.join('')}\r\n`);
+  const verdict = checkSubmittedHeader(header, owned, 'mail.example.test');
+  assert.equal(verdict.action, 'modify');
+  const edits = verdict.action === 'modify' ? [...(verdict.edits ?? [])].sort((a, b) => b.start - a.start) : [];
+  let text = header;
+  for (const { start, end } of edits) text = Buffer.concat([text.subarray(0, start), text.subarray(end)]);
+  assert.equal(text.toString(), `${fields[0]}${fields[2]}${fields[4]}\r\n`);
+});
+
 test('the hourly send limit', () => {
   let now = 0;
   const limiter = new SendRateLimiter(2, () => now);

@@ -5,13 +5,8 @@
 // Authentication-Results naming our authserv-id and incoming quarantine marks are removed.
 import { evaluateInbound, SENDER_AUTH_LIMITS, type InboundResults, type SenderAuthPolicy } from '../../policy/sender-auth.ts';
 import type { MailauthResolver } from '../../policy/spf/resolver.ts';
-import { ownAuthResultsFields } from '../../policy/auth-results.ts';
-import { fieldsNamed, parseHeaderSection } from '../../mail/header.ts';
-import type { ContentEdit } from '../content.ts';
 import type { Step } from '../step.ts';
-
-/** Marks mail that failed DMARC under p=quarantine, for filing as spam. */
-export const QUARANTINE_FIELD = 'X-Kakitome-Quarantine';
+import { forgedOwnFields, QUARANTINE_FIELD } from './own-fields.ts';
 
 export interface SenderAuthStepOptions {
   resolver: MailauthResolver;
@@ -47,17 +42,11 @@ export function senderAuthStep(options: SenderAuthStepOptions): Step {
       return {
         action: 'modify',
         prepend: auth.authenticationResults + quarantine,
-        edits: forgedFields(await draft.content.header(), context.hostname),
+        edits: forgedOwnFields(await draft.content.header(), context.hostname),
         notes,
       };
     },
   };
-}
-
-/** The fields only we may write (RFC 8601 §5): Authentication-Results naming us, and our quarantine mark. */
-function forgedFields(header: Buffer, hostname: string): ContentEdit[] {
-  const marks = fieldsNamed(parseHeaderSection(header), QUARANTINE_FIELD);
-  return [...ownAuthResultsFields(header, hostname), ...marks].map(({ start, end }) => ({ start, end }));
 }
 
 /** The results in one line each, for the log. */

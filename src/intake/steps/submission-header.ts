@@ -1,13 +1,16 @@
 // Intake step `submission-header` (587/465): the header From must hold only the
-// user's own addresses (SPEC), and a message without Date or Message-ID gets them
+// user's own addresses (SPEC), a message without Date or Message-ID gets them
 // (RFC 6409 §8.2, §8.3), at the top of the client's header, below our Received
-// (RFC 5322 §3.6.7), since `received` runs after this step.
+// (RFC 5322 §3.6.7), since `received` runs after this step; and the fields only this
+// host writes (our quarantine mark, Authentication-Results naming us) are removed, as
+// on port 25: a user's program does not speak for this host.
 import { randomBytes } from 'node:crypto';
 import { addressesOf, fieldsNamed, parseHeaderSection } from '../../mail/header.ts';
 import { rfc5322Date } from '../../mail/date.ts';
 import { isOwned } from '../../mail/owned.ts';
 import type { Reply } from '../../mail/reply.ts';
 import type { Step, StepVerdict } from '../step.ts';
+import { forgedOwnFields } from './own-fields.ts';
 
 export const SUBMISSION_HEADER_REPLY = {
   // RFC 5322 §3.6: From is required.
@@ -38,10 +41,12 @@ export function checkSubmittedHeader(header: Buffer, owned: ReadonlySet<string>,
   if (fieldsNamed(section, 'Message-ID').length === 0) {
     additions.push(`Message-ID: <${randomBytes(12).toString('hex')}.${now.getTime()}@${hostname}>\r\n`);
   }
-  if (additions.length === 0) return { action: 'accept' };
+  const removals = forgedOwnFields(header, hostname);
+  if (additions.length === 0 && removals.length === 0) return { action: 'accept' };
   return {
     action: 'modify',
     prepend: additions.join(''),
-    notes: { added: additions.map((field) => field.slice(0, field.indexOf(':'))) },
+    edits: removals,
+    notes: { added: additions.map((field) => field.slice(0, field.indexOf(':'))), removed: removals.length },
   };
 }
