@@ -9,9 +9,9 @@
 //   unknown RCPT parameter.
 // The server closes a session after 10 errors (README, "Bounded everything"), so the
 // refusals are spread over several sessions.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startInstance, type Instance } from '../harness/instance.ts';
+import { suiteInstance } from '../harness/instance.ts';
 import { waitForSubject } from './mailbox.ts';
 import { message, PASSWORD, SmtpClient, tag, USER } from './smtp.ts';
 import { authPlain, submissionClient, submissionMessage } from './two-instances.ts';
@@ -45,17 +45,11 @@ const chunks = <T>(items: readonly T[], size: number): T[][] =>
   Array.from({ length: Math.ceil(items.length / size) }, (_, i) => items.slice(i * size, i * size + size));
 
 describe('EHLO syntax (501 5.5.4) and unknown MAIL/RCPT parameters (555 5.5.4) on 25, 587 and 465', () => {
-  let instance: Instance;
-  before(async () => {
-    instance = await startInstance({ users: [{ address: USER, password: PASSWORD }] });
-  });
-  after(async () => {
-    await instance?.close();
-  });
+  const instance = suiteInstance({ users: [{ address: USER, password: PASSWORD }] });
 
   /** A session at the point where EHLO comes next: 25 after the greeting, 587 after STARTTLS (the session starts over), 465 at once. */
   async function beforeEhlo(role: SmtpRole): Promise<SmtpClient> {
-    const client = await SmtpClient.connect(instance.host, instance.ports[role], { tls: role === 'submissions', timeoutMs: 10_000 });
+    const client = await SmtpClient.connect(instance().host, instance().ports[role], { tls: role === 'submissions', timeoutMs: 10_000 });
     client.assertReply(client.greeting!, /^220 /, `greeting on ${role}`);
     if (role === 'submission') {
       await client.ehlo('client.test');
@@ -67,11 +61,11 @@ describe('EHLO syntax (501 5.5.4) and unknown MAIL/RCPT parameters (555 5.5.4) o
   /** A session where MAIL comes next: after EHLO, and on 587/465 after AUTH. Returns the sender to use. */
   async function readyForMail(role: SmtpRole): Promise<{ client: SmtpClient; sender: string }> {
     if (role === 'smtp') {
-      const client = await SmtpClient.to(instance);
+      const client = await SmtpClient.to(instance());
       await client.ehlo('client.test');
       return { client, sender: 'sender@remote.example' };
     }
-    const { client } = await submissionClient(instance, { port: role });
+    const { client } = await submissionClient(instance(), { port: role });
     client.assertReply(await authPlain(client, USER, PASSWORD), '235 2.7.0', `AUTH PLAIN on ${role}`);
     return { client, sender: USER };
   }
@@ -83,7 +77,7 @@ describe('EHLO syntax (501 5.5.4) and unknown MAIL/RCPT parameters (555 5.5.4) o
     const text = role === 'smtp' ? message({ from: sender, to: USER, subject }) : submissionMessage({ from: sender, to: USER, subject });
     client.sendRaw(`${text}\r\n.\r\n`);
     client.assertReply(await client.reply(15_000), '250 2.0.0', why);
-    await waitForSubject(instance, USER, subject);
+    await waitForSubject(instance(), USER, subject);
   }
 
   for (const role of ROLES) {

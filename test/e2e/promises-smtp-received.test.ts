@@ -9,9 +9,9 @@
 //   so `for <it>`.
 // The message carries a Received of an earlier hop with a `for` of its own, so the
 // checks must find ours (the one `by` our hostname) and not that one.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startInstance, type Instance } from '../harness/instance.ts';
+import { suiteInstance } from '../harness/instance.ts';
 import { subjectOf, waitForSubject, type StoredMessage } from './mailbox.ts';
 import { message, PASSWORD, SmtpClient, tag, USER } from './smtp.ts';
 import { authPlain, headerValues, submissionClient, submissionMessage } from './two-instances.ts';
@@ -24,13 +24,7 @@ const EARLIER_HOP = 'Received: from origin.remote.example by relay.remote.exampl
 type Role = 'smtp' | 'submission';
 
 describe('Received: for <address> only with a single recipient (seen over POP3)', () => {
-  let instance: Instance;
-  before(async () => {
-    instance = await startInstance({ users: [USER, OTHER].map((address) => ({ address, password: PASSWORD })) });
-  });
-  after(async () => {
-    await instance?.close();
-  });
+  const instance = suiteInstance({ users: [USER, OTHER].map((address) => ({ address, password: PASSWORD })) });
 
   /** One transaction on `role` with these RCPTs (USER's own address as sender on 587); asserts the 250 and returns the subject. */
   async function send(role: Role, recipients: readonly string[], expectRefused: readonly string[] = []): Promise<string> {
@@ -39,12 +33,12 @@ describe('Received: for <address> only with a single recipient (seen over POP3)'
     let sender: string;
     let text: string;
     if (role === 'smtp') {
-      client = await SmtpClient.to(instance);
+      client = await SmtpClient.to(instance());
       await client.ehlo('client.remote.example');
       sender = 'sender@remote.example';
       text = message({ from: sender, to: recipients[0], subject, headers: [EARLIER_HOP] });
     } else {
-      client = (await submissionClient(instance)).client;
+      client = (await submissionClient(instance())).client;
       client.assertReply(await authPlain(client, USER, PASSWORD), '235 2.7.0', 'AUTH PLAIN');
       sender = USER;
       text = submissionMessage({ from: sender, to: [...recipients], subject, headers: [EARLIER_HOP] });
@@ -65,7 +59,7 @@ describe('Received: for <address> only with a single recipient (seen over POP3)'
 
   /** The copy with `subject` in ADDRESS's mailbox, over POP3; exactly one. */
   async function copyOf(address: string, subject: string): Promise<StoredMessage> {
-    const copies = (await waitForSubject(instance, address, subject)).filter((m) => subjectOf(m) === subject);
+    const copies = (await waitForSubject(instance(), address, subject)).filter((m) => subjectOf(m) === subject);
     assert.equal(copies.length, 1, `${address} has one copy of ${subject}`);
     return copies[0]!;
   }
@@ -73,8 +67,8 @@ describe('Received: for <address> only with a single recipient (seen over POP3)'
   /** Our Received field (the one `by` our hostname), unfolded; exactly one, above the earlier hop's. */
   function ourReceived(copy: StoredMessage): string {
     const all = headerValues(copy, 'Received');
-    const ours = all.filter((value) => new RegExp(`\\bby ${instance.hostname.replace(/\./g, '\\.')} `).test(value));
-    assert.equal(ours.length, 1, `one Received by ${instance.hostname}:\n${all.join('\n')}`);
+    const ours = all.filter((value) => new RegExp(`\\bby ${instance().hostname.replace(/\./g, '\\.')} `).test(value));
+    assert.equal(ours.length, 1, `one Received by ${instance().hostname}:\n${all.join('\n')}`);
     assert.equal(all[0], ours[0], `ours is on top:\n${all.join('\n')}`);
     assert.ok(all.some((value) => value.includes('for <earlier@remote.example>')), `the earlier hop's Received is kept:\n${all.join('\n')}`);
     return ours[0]!;

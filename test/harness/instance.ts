@@ -5,7 +5,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import { fileURLToPath } from 'node:url';
-import type { TestContext } from 'node:test';
+import { after, before, type TestContext } from 'node:test';
 import { afterTest, keepTestDirs } from './cleanup.ts';
 import { startDns, type DnsFixture } from './dns.ts';
 import { assertLoopback } from './loopback.ts';
@@ -216,4 +216,22 @@ async function createAndServe(options: InstanceOptions): Promise<Instance> {
     });
   }
   return instance;
+}
+
+/**
+ * Inside a describe(): one instance started before the suite's tests and closed after
+ * them. Returns its getter, to call inside the tests.
+ */
+export function suiteInstance(options: InstanceOptions = {}): () => Instance {
+  let instance: Instance | undefined;
+  before(async () => {
+    instance = await startInstance(options);
+  });
+  after(async () => {
+    await instance?.close();
+  });
+  return () => {
+    if (!instance) throw new Error('suiteInstance: the instance is not running (call it inside a test)');
+    return instance;
+  };
 }
