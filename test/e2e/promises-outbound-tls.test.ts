@@ -19,7 +19,7 @@ import { startFakeSmtp, type FakeSmtp } from '../queue/fake-smtp.ts';
 import { startInstance, type Instance } from '../harness/instance.ts';
 import type { LogEntry } from '../harness/serve-process.ts';
 import { PASSWORD, tag, USER } from './smtp.ts';
-import { submit } from './two-instances.ts';
+import { setTransport, submit } from './two-instances.ts';
 
 const RECIPIENT = 'someone@peer.test';
 
@@ -38,10 +38,7 @@ function sender(t: TestContext, fake: FakeSmtp): Promise<Instance> {
   return startInstance({
     t,
     users: [{ address: USER, password: PASSWORD }],
-    editConfig: (toml) => {
-      assert.match(toml, /^\[outbound\.transport\]$/m, 'init writes an [outbound.transport] table');
-      return toml.replace(/^\[outbound\.transport\]\n/m, `[outbound.transport]\n"peer.test" = "${fake.host}:${fake.port}"\n`);
-    },
+    editConfig: (toml) => setTransport(toml, 'peer.test', `${fake.host}:${fake.port}`),
   });
 }
 

@@ -79,6 +79,12 @@ export function setToml(toml: string, settings: Record<string, TomlValue>): stri
   return lines.join('\n');
 }
 
+/** Routes mail for `domain` to `hop` ("host:port") in the generated [outbound.transport] table (setToml cannot: the key has dots). */
+export function setTransport(toml: string, domain: string, hop: string): string {
+  assert.match(toml, /^\[outbound\.transport\]$/m, 'init writes an [outbound.transport] table');
+  return toml.replace(/^\[outbound\.transport\]\n/m, `[outbound.transport]\n${JSON.stringify(domain)} = ${JSON.stringify(hop)}\n`);
+}
+
 /** Rewrites a (stopped or running) instance's config file; takes effect at the next restart. */
 export async function updateConfig(instance: Instance, settings: Record<string, TomlValue>): Promise<void> {
   await writeFile(instance.configPath, setToml(await readFile(instance.configPath, 'utf8'), settings));
