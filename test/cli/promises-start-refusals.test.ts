@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startInstance, runKakitome, type Instance } from '../harness/instance.ts';
 import { isTcpPortFree } from '../harness/ports.ts';
@@ -61,4 +61,25 @@ test('a TLS key that is not the certificate\'s (another RSA key, an EC key) is r
   setKeyFile(instance, 'key.pem');
   await instance.restart();
   assert.ok(instance.running(), 'serve runs with the matching key');
+});
+
+test('a data directory group or others can enter (0710, 0701) or more (0750, 0770, 0755) is refused at start with the chmod to run; 0700 starts', async (t) => {
+  const instance = await startInstance({ t });
+  assert.equal(await instance.stop(), 0);
+  const dataDir = join(instance.dir, 'data');
+  assert.equal(statSync(dataDir).mode & 0o777, 0o700, 'init made the data directory 0700');
+  for (const mode of [0o710, 0o701, 0o750, 0o770, 0o755]) {
+    chmodSync(dataDir, mode);
+    const octal = mode.toString(8);
+    const stderr = await refusedServe(instance, `the data directory at mode ${octal}`);
+    assert.equal(
+      stderr,
+      `kakitome: data directory ${dataDir} is open to group or others (mode ${octal}); run: chmod 700 ${dataDir}\n`,
+      `mode ${octal}`,
+    );
+    assert.equal(statSync(dataDir).mode & 0o777, mode, `serve left the mode ${octal} as it was (it refuses, it does not change it)`);
+  }
+  chmodSync(dataDir, 0o700);
+  await instance.restart();
+  assert.ok(instance.running(), 'serve runs once the data directory is 0700 again');
 });
