@@ -3,7 +3,7 @@
 // first handshake, and fixes the server's TLS policy for every listener (STARTTLS,
 // STLS and the implicit-TLS ports alike). SPEC: TLS 1.2 or later only.
 import { readFileSync } from 'node:fs';
-import { constants } from 'node:crypto';
+import { constants, createPrivateKey, X509Certificate } from 'node:crypto';
 import { createSecureContext, type SecureContextOptions } from 'node:tls';
 
 export class TlsConfigError extends Error {}
@@ -71,10 +71,23 @@ export function loadServerTls(certFile: string, keyFile: string, policy: ServerT
   };
   try {
     createSecureContext(options);
+    assertKeyOfCertificate(cert, key);
   } catch (err) {
     throw new TlsConfigError(`TLS certificate ${certFile} and key ${keyFile} are unusable: ${(err as Error).message}`);
   }
   return options;
+}
+
+/**
+ * The key must be the leaf certificate's. OpenSSL checks this only when the key is of
+ * the certificate's type: an EC or Ed25519 key beside an RSA certificate goes into
+ * another slot of the context unchecked, and every handshake then fails ("no suitable
+ * signature algorithm") on a server that started as if all were well.
+ */
+function assertKeyOfCertificate(cert: Buffer, key: Buffer): void {
+  if (!new X509Certificate(cert).checkPrivateKey(createPrivateKey(key))) {
+    throw new Error('key values mismatch: the key does not belong to the (first) certificate');
+  }
 }
 
 function readPem(file: string, what: string): Buffer {
