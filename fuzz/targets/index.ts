@@ -1,0 +1,13 @@
+// Every fuzz target, by name (fuzz/campaign.ts, fuzz/worker.ts, test/fuzz/).
+import type { FuzzTarget } from '../lib/target.ts';
+import { SMTP_SYNTAX_TARGETS } from './smtp-syntax.ts';
+import { MAIL_SYNTAX_TARGETS } from './mail-syntax.ts';
+import { SENDER_AUTH_TARGETS } from './sender-auth.ts';
+
+export const TARGETS: readonly FuzzTarget[] = [...SMTP_SYNTAX_TARGETS, ...MAIL_SYNTAX_TARGETS, ...SENDER_AUTH_TARGETS];
+
+export function findTarget(name: string): FuzzTarget {
+  const target = TARGETS.find((t) => t.name === name);
+  if (!target) throw new Error(`no fuzz target "${name}"`);
+  return target;
+}
