@@ -134,13 +134,17 @@ export async function fuzzTarget(target: string, options: CampaignOptions): Prom
     let ready = false;
     let lastStarted = 0;
     let lastProgressAt = Date.now();
-    let runsBefore = runs;
+    const runsBefore = runs;
     let stopped: 'hang' | 'exit' | 'done' | undefined;
     while (!stopped) {
       await tick(run);
       peakRss = Math.max(peakRss, process.memoryUsage().rss);
       for (const message of run.messages.splice(0)) {
-        if (message.type === 'ready') ready = true;
+        if (message.type === 'ready') {
+          // The hang clock starts with the first input, not with the setup.
+          ready = true;
+          lastProgressAt = Date.now();
+        }
         if (message.type === 'progress') runs = runsBefore + message.runs;
         if (message.type === 'failure') findings.push(save(options, target, 'failure', Buffer.from(message.input), message.error, message.seed));
         if (message.type === 'done') {
@@ -166,7 +170,6 @@ export async function fuzzTarget(target: string, options: CampaignOptions): Prom
     if (stopped === 'done') break;
     // Inputs begun before the stop were run; count them so the campaign moves on.
     runs = Math.max(runs, runsBefore + run.shared.started);
-    runsBefore = runs;
     if (stopped === 'hang') {
       // A loaded machine can stall any input once: only an input that is slow alone is a hang.
       const ms = await timeAlone(target, input, options, options.hangMs * 10);

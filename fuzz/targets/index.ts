@@ -3,8 +3,9 @@ import type { FuzzTarget } from '../lib/target.ts';
 import { SMTP_SYNTAX_TARGETS } from './smtp-syntax.ts';
 import { MAIL_SYNTAX_TARGETS } from './mail-syntax.ts';
 import { SENDER_AUTH_TARGETS } from './sender-auth.ts';
+import { SESSION_TARGETS } from './sessions.ts';
 
-export const TARGETS: readonly FuzzTarget[] = [...SMTP_SYNTAX_TARGETS, ...MAIL_SYNTAX_TARGETS, ...SENDER_AUTH_TARGETS];
+export const TARGETS: readonly FuzzTarget[] = [...SMTP_SYNTAX_TARGETS, ...MAIL_SYNTAX_TARGETS, ...SENDER_AUTH_TARGETS, ...SESSION_TARGETS];
 
 export function findTarget(name: string): FuzzTarget {
   const target = TARGETS.find((t) => t.name === name);
