@@ -1,7 +1,8 @@
 // `npm run fuzz`: runs fuzz targets (fuzz/targets/) for a number of inputs each and
 // reports, per target, inputs, time, inputs per second, failures, hangs and peak RSS.
 //
-//   npm run fuzz -- [--target NAME]... [--runs N] [--seed S] [--hang-ms MS] [--out DIR] [--json FILE] [--list]
+//   npm run fuzz -- [--target NAME]... [--runs N] [--seed S] [--hang-ms MS] [--memory-mb MB] [--out DIR] [--json FILE] [--list]
+//   npm run fuzz -- --replay FILE --target NAME
 //
 // Each target runs in a worker thread; the main thread watches it. A failure (an
 // exception or broken invariant, shrunk by fast-check) is saved as
@@ -9,6 +10,8 @@
 // that runs over --hang-ms (default 1000) is a hang: the worker is stopped, the input
 // is run again alone in a fresh worker, and saved if it is slow there too. A worker
 // that runs out of its memory limit (--memory-mb, default 1024) is a memory failure.
+// Failures are told apart by their stack and all reported; a hang or a memory failure
+// ends its target's campaign (the rest of the targets still run).
 // Exit status 1 when anything was saved.
 import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -110,9 +113,15 @@ const tick = (run: WorkerRun) =>
 /** Runs one input alone in a fresh worker: how long it takes there, or undefined past `limitMs`. */
 async function timeAlone(target: string, input: Buffer, options: CampaignOptions, limitMs: number): Promise<number | undefined> {
   const run = startWorker({ mode: 'replay', target, input }, options.memoryMb);
-  const deadline = Date.now() + SETUP_TIMEOUT_MS + limitMs;
+  // The setup (a server start) has its own allowance; the input's clock starts at ready.
+  let deadline = Date.now() + SETUP_TIMEOUT_MS;
+  let ready = false;
   try {
     while (Date.now() < deadline && !run.exit) {
+      if (!ready && run.messages.some((m) => m.type === 'ready')) {
+        ready = true;
+        deadline = Date.now() + limitMs;
+      }
       const replayed = run.messages.find((m) => m.type === 'replayed');
       if (replayed) return replayed.ms;
       await tick(run);
@@ -175,6 +184,8 @@ export async function fuzzTarget(target: string, options: CampaignOptions): Prom
       const ms = await timeAlone(target, input, options, options.hangMs * 10);
       if (ms === undefined || ms > options.hangMs) {
         findings.push(save(options, target, 'hang', input, `no result within ${options.hangMs} ms (alone: ${ms === undefined ? 'no result' : `${Math.round(ms)} ms`})`, seed));
+        // Hangs carry no stack to tell one defect from another: the first one ends the target.
+        break;
       } else {
         options.log(`  stall of ${options.hangMs} ms not reproduced (${Math.round(ms)} ms alone); continuing`);
       }
@@ -182,7 +193,8 @@ export async function fuzzTarget(target: string, options: CampaignOptions): Prom
       const error = run.exit?.error;
       const outOfMemory = (error as { code?: string } | undefined)?.code === 'ERR_WORKER_OUT_OF_MEMORY';
       findings.push(save(options, target, outOfMemory ? 'memory' : 'failure', input, error?.stack ?? `worker exited with code ${run.exit?.code}`, seed));
-      if (!ready) break; // setup itself fails: no input can run
+      // Out of memory, like a hang, has no stack to tell defects apart; a failing setup lets no input run.
+      if (outOfMemory || !ready) break;
     }
     seed += 104_729;
   }

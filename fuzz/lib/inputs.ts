@@ -90,7 +90,8 @@ export function fuzzInputs(options: InputOptions): Arbitrary<Buffer> {
     .map((input) => (input.length > maxLength ? input.subarray(0, maxLength) : input));
 }
 
-/** The common case: seeds from fuzz/corpus/<name>/. */
-export function corpusInputs(name: string, dictionary: readonly string[], maxLength?: number): Arbitrary<Buffer> {
-  return fuzzInputs({ seeds: readCorpus(name), dictionary, ...(maxLength === undefined ? {} : { maxLength }) });
+/** The common case: seeds from fuzz/corpus/<name>/, and the inputs made of them. */
+export function corpusInputs(name: string, dictionary: readonly string[], maxLength?: number): { seeds: Buffer[]; inputs: Arbitrary<Buffer> } {
+  const seeds = readCorpus(name);
+  return { seeds, inputs: fuzzInputs({ seeds, dictionary, ...(maxLength === undefined ? {} : { maxLength }) }) };
 }

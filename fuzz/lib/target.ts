@@ -8,6 +8,8 @@ export interface FuzzTarget {
   name: string;
   /** What untrusted input it reads (shown by `npm run fuzz -- --list`). */
   about: string;
+  /** The seed inputs (fuzz/corpus/<name>/, or built from a public test suite); test/fuzz replays them. */
+  seeds: readonly Buffer[];
   /** The inputs: seed mutations, grammar-built commands and raw bytes (fuzz/lib/inputs.ts). */
   inputs: Arbitrary<Buffer>;
   /**

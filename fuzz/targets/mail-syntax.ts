@@ -16,7 +16,7 @@ const AUTHSERV_ID = 'mail.example.test';
 const mailHeader: FuzzTarget = {
   name: 'mail-header',
   about: 'header sections of incoming messages: fields, folding, address lists, the PRA, Authentication-Results',
-  inputs: corpusInputs('mail-header', HEADER_TOKENS, 32_768),
+  ...corpusInputs('mail-header', HEADER_TOKENS, 32_768),
   check(input) {
     const section = parseHeaderSection(input);
     invariant(section.end <= input.length, 'header end past the message');
@@ -37,7 +37,7 @@ const mailHeader: FuzzTarget = {
 const mailAddress: FuzzTarget = {
   name: 'mail-address',
   about: 'account and alias addresses (CLI, config) and remote SMTP replies made safe for DSNs and logs',
-  inputs: corpusInputs('mail-address', ['@', '.', '..', '-', '+', 'xn--', '\u00fc', '\u3042', '\r\n', '\0', ' ', '250-', '550 5.1.1 '], 2048),
+  ...corpusInputs('mail-address', ['@', '.', '..', '-', '+', 'xn--', '\u00fc', '\u3042', '\r\n', '\0', ' ', '250-', '550 5.1.1 '], 2048),
   check(input) {
     const text = input.toString('utf8');
     try {

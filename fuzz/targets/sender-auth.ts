@@ -69,6 +69,7 @@ const NOW = new Date('2026-12-01T10:05:00Z');
 const dkimVerify: FuzzTarget = {
   name: 'dkim-verify',
   about: 'DKIM-Signature fields, canonicalisation and key records of inbound mail',
+  seeds: SEEDS,
   inputs,
   async check(input) {
     const verdict = await verifyDkim(input, resolverFor(input), { now: NOW });
@@ -79,6 +80,7 @@ const dkimVerify: FuzzTarget = {
 const arcVerify: FuzzTarget = {
   name: 'arc-verify',
   about: 'ARC sets (ARC-Seal, ARC-Message-Signature, ARC-Authentication-Results) of inbound mail',
+  seeds: SEEDS,
   inputs,
   async check(input) {
     const verdict = await verifyArc(input, resolverFor(input));
@@ -91,6 +93,7 @@ const policy = { ...configSchema.parse({ hostname: 'mail.example.test' }).sender
 const senderAuth: FuzzTarget = {
   name: 'sender-auth',
   about: "port 25's sender authentication: SPF, DKIM, DMARC, ARC, Sender ID, and the Authentication-Results field it writes",
+  seeds: SEEDS,
   inputs,
   async check(input) {
     let internal: unknown;

@@ -62,7 +62,7 @@ const SMTP_REPLY_LINE = /^[2-5][0-5]\d(?:[ -][\x20-\x7e]*)?$/;
 const smtpSession: FuzzTarget = {
   name: 'smtp-session',
   about: 'an SMTP client on port 25 (MTA): commands, pipelining, DATA, in any order, against a real server',
-  inputs: corpusInputs('smtp-session', SMTP_TOKENS, 32_768),
+  ...corpusInputs('smtp-session', SMTP_TOKENS, 32_768),
   setup: async () => {
     server = await startFuzzServer();
   },
@@ -107,7 +107,7 @@ async function deliver(count: number): Promise<void> {
 const pop3Session: FuzzTarget = {
   name: 'pop3-session',
   about: 'a POP3 client on port 110: AUTHORIZATION and (after APOP) TRANSACTION commands, against a real server',
-  inputs: corpusInputs('pop3-session', POP3_TOKENS, 16_384),
+  ...corpusInputs('pop3-session', POP3_TOKENS, 16_384),
   setup: async () => {
     server = await startFuzzServer();
     await deliver(MESSAGES_KEPT);

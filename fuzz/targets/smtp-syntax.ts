@@ -12,8 +12,10 @@ import { corpusInputs } from '../lib/inputs.ts';
 import { invariant, type FuzzTarget } from '../lib/target.ts';
 
 /** An input for the chunking targets: chunk lengths, 0xfe, then the stream (see cutAsSent). */
-const chunkedInputs = (name: string, tokens: readonly string[]) =>
-  fc.tuple(corpusInputs(name, tokens, 16_384), fc.array(fc.nat({ max: 253 }), { maxLength: 12 })).map(([bytes, cuts]) => Buffer.concat([Buffer.from(cuts), Buffer.of(0xfe), bytes]));
+function chunkedInputs(name: string, tokens: readonly string[]) {
+  const { seeds, inputs } = corpusInputs(name, tokens, 16_384);
+  return { seeds, inputs: fc.tuple(inputs, fc.array(fc.nat({ max: 253 }), { maxLength: 12 })).map(([bytes, cuts]) => Buffer.concat([Buffer.from(cuts), Buffer.of(0xfe), bytes])) };
+}
 
 /**
  * The stream and its chunks as they would arrive from a socket: the bytes before the
@@ -38,7 +40,7 @@ const PATH_TOKENS = ['FROM:', 'TO:', '<', '>', '<>', '@', '"', '\\', ':', ',', '
 const smtpPath: FuzzTarget = {
   name: 'smtp-path',
   about: 'MAIL FROM / RCPT TO arguments and HELO/EHLO arguments from the client',
-  inputs: corpusInputs('smtp-path', PATH_TOKENS, 4096),
+  ...corpusInputs('smtp-path', PATH_TOKENS, 4096),
   check(input) {
     const text = input.toString('utf8');
     isHeloArgument(text);
@@ -60,7 +62,7 @@ const smtpPath: FuzzTarget = {
 const commandLines: FuzzTarget = {
   name: 'command-lines',
   about: 'the byte stream of an SMTP/POP3 session cut into command lines, in any chunking',
-  inputs: chunkedInputs('command-lines', ['\r\n', '\n', '\r', 'EHLO x', 'QUIT', '\0', ' ']),
+  ...chunkedInputs('command-lines', ['\r\n', '\n', '\r', 'EHLO x', 'QUIT', '\0', ' ']),
   check(input) {
     const { stream, chunks } = cutAsSent(input);
     const linesOf = (chunks: Buffer[]) => {
@@ -87,7 +89,7 @@ const LIMITS = { maxMessageBytes: 4096, maxHeaderBytes: 1024, maxHeaderFields: 2
 const dataReader: FuzzTarget = {
   name: 'data-reader',
   about: 'the DATA phase: dot-stuffing, the terminator, bare CR/LF, NUL and the size and header limits',
-  inputs: chunkedInputs('data-reader', DATA_TOKENS),
+  ...chunkedInputs('data-reader', DATA_TOKENS),
   check(input) {
     const { stream, chunks } = cutAsSent(input);
     const read = (chunks: Buffer[]) => {
@@ -119,7 +121,7 @@ const dataReader: FuzzTarget = {
 const saslPlain: FuzzTarget = {
   name: 'sasl-plain',
   about: 'AUTH PLAIN responses (base64 of authzid NUL authcid NUL password)',
-  inputs: corpusInputs('sasl-plain', ['=', '==', 'AA', 'AGEAYg==', '+', '/', '*', ' '], 2048),
+  ...corpusInputs('sasl-plain', ['=', '==', 'AA', 'AGEAYg==', '+', '/', '*', ' '], 2048),
   check(input) {
     const credentials = decodeSaslPlain(input.toString('latin1'));
     if (credentials) invariant(credentials.username !== '' && credentials.password !== '', 'empty username or password accepted');
