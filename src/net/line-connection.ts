@@ -170,7 +170,7 @@ export class LineConnection {
     // text and must never be executed inside the TLS session.
     this.input.clear();
     this.#socket.off('data', this.#onSocketData);
-    const tlsSocket = await upgradeToTls(this.#raw, secureContext);
+    const tlsSocket = await upgradeToTls(this.#raw, secureContext, this.#options.idleTimeoutMs);
     if (!tlsSocket || this.#closing) {
       tlsSocket?.destroy();
       return false;

@@ -40,7 +40,7 @@ export const REPLY = {
   authChallenge: (challenge: string) => reply(334, undefined, challenge),
   senderNotOwned: reply(553, '5.7.1', 'sender address not owned by the authenticated user'),
   headerFromNotOwned: reply(550, '5.7.1', 'header From not owned by the authenticated user'),
-  headerFromMissing: reply(550, '5.6.0', 'the message has no From header field (RFC 5322 §3.6)'),
+  headerFromMissing: reply(550, '5.6.0', 'the message has no From header field (RFC 5322 section 3.6)'),
   rateLimited: reply(450, '4.7.1', 'sending rate limit exceeded, try again later'),
   // EHLO / HELO
   badHelo: reply(501, '5.5.4', 'invalid EHLO/HELO domain'),
@@ -52,14 +52,14 @@ export const REPLY = {
   senderOk: reply(250, '2.1.0', 'sender ok'),
   // RFC 5321 §4.2.3: 553 "mailbox syntax incorrect"; RFC 3463 §3.2: X.1.7 bad sender's
   // mailbox address syntax, X.1.3 the same for a destination mailbox.
-  badSender: reply(553, '5.1.7', 'bad sender mailbox address syntax (RFC 5321 §4.1.2)'),
+  badSender: reply(553, '5.1.7', 'bad sender mailbox address syntax (RFC 5321 section 4.1.2)'),
   badParameter: reply(555, '5.5.4', 'unsupported MAIL/RCPT parameter'),
   // RFC 6531 §3.4/§3.5: a non-ASCII address without MAIL's SMTPUTF8 parameter; X.6.7
   // "non-ASCII addresses not permitted for that sender/recipient" (RFC 6531 §4.2).
   needsSmtpUtf8: reply(553, '5.6.7', 'non-ASCII address needs the SMTPUTF8 parameter on MAIL (RFC 6531)'),
   // RCPT
   recipientOk: reply(250, '2.1.5', 'recipient ok'),
-  badRecipient: reply(553, '5.1.3', 'bad recipient mailbox address syntax (RFC 5321 §4.1.2)'),
+  badRecipient: reply(553, '5.1.3', 'bad recipient mailbox address syntax (RFC 5321 section 4.1.2)'),
   routingRefused: reply(554, '5.7.1', 'relay access denied: source routes, %, ! and address literals are not accepted'),
   relayDenied: reply(554, '5.7.1', 'relay access denied'),
   unknownUser: reply(550, '5.1.1', 'no such user here'),
@@ -73,16 +73,25 @@ export const REPLY = {
   noValidRecipients: reply(554, '5.5.1', 'no valid recipients'),
   messageTooBig: reply(552, '5.3.4', 'message size exceeds fixed limit'),
   headerTooBig: reply(552, '5.3.4', 'message header section exceeds limits'),
-  bareLineEnding: reply(554, '5.6.0', 'message refused: bare CR or LF (lines must end with CRLF, RFC 5321 §2.3.8)'),
+  bareLineEnding: reply(554, '5.6.0', 'message refused: bare CR or LF (lines must end with CRLF, RFC 5321 section 2.3.8)'),
   nulInMessage: reply(554, '5.6.0', 'message refused: NUL character in message'),
   mailLoop: reply(554, '5.4.6', 'too many Received headers: mail loop?'),
   localError: reply(451, '4.3.0', 'local error in processing, try again later'),
   accepted: (id: string) => reply(250, '2.0.0', `ok: queued as ${id}`),
 } as const;
 
-/** Formats a reply as it goes on the wire; lines[] make a multi-line reply (RFC 5321 §4.2.1). */
+/** Formats a reply as it goes on the wire; lines[] make a multi-line reply (RFC 5321 section 4.2.1). */
 export function formatReply(r: Reply, lines?: readonly string[]): string {
-  const all = lines ?? [r.text];
+  const all = (lines ?? [r.text]).map(replyTextString);
   const prefix = r.enhanced ? `${r.enhanced} ` : '';
   return all.map((line, i) => `${r.code}${i < all.length - 1 ? '-' : ' '}${prefix}${line}\r\n`).join('');
+}
+
+/**
+ * RFC 5321 §4.2: textstring = 1*( %d09 / %d32-126 ), printable ASCII. A reply text is
+ * made of constants, host names and what policy steps return; anything else in it (a
+ * CR or LF above all, which would start another reply) is written as "?".
+ */
+export function replyTextString(text: string): string {
+  return text.replace(/[^\x09\x20-\x7e]/g, '?');
 }

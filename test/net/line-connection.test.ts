@@ -161,3 +161,14 @@ test('input beyond the bound pauses the socket until the session takes it', asyn
   }
   assert.equal(taken, total);
 });
+
+test('a client that asks for TLS and then sends nothing is cut off after the idle timeout, not held for ever', { timeout: 20_000 /* hang guard */ }, async (t) => {
+  // Found by the smtp-session fuzz target: STARTTLS with nothing after it kept the
+  // connection (and its slot under smtp.max_connections) open with no timer at all.
+  const pair = await loopbackPair(t, { idleTimeoutMs: 300 });
+  const clientClosed = once(pair.client, 'close');
+  pair.client.on('error', () => {});
+  assert.equal(await pair.connection.upgradeToTls(secureContext), false);
+  await clientClosed;
+  assert.equal(pair.server.destroyed, true);
+});

@@ -14,7 +14,7 @@ import { forgedOwnFields } from './own-fields.ts';
 
 export const SUBMISSION_HEADER_REPLY = {
   // RFC 5322 §3.6: From is required.
-  headerFromMissing: { code: 550, enhanced: '5.6.0', text: 'the message has no From header field (RFC 5322 §3.6)' } satisfies Reply,
+  headerFromMissing: { code: 550, enhanced: '5.6.0', text: 'the message has no From header field (RFC 5322 section 3.6)' } satisfies Reply,
   // RFC 3463 X.7.1: delivery not authorized.
   headerFromNotOwned: { code: 550, enhanced: '5.7.1', text: 'header From not owned by the authenticated user' } satisfies Reply,
 } as const;
