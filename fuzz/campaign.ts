@@ -29,6 +29,10 @@ export const CRASH_DIR = fileURLToPath(new URL('./crashes/', import.meta.url));
 const WATCH_MS = 100;
 /** A session target's setup (a server start) may take this long before the first input. */
 const SETUP_TIMEOUT_MS = 60_000;
+const USAGE = `usage: npm run fuzz -- [--target NAME]... [--runs N] [--seed S] [--hang-ms MS] [--memory-mb MB] [--out DIR] [--json FILE]
+       npm run fuzz -- --replay FILE --target NAME
+       npm run fuzz -- --list
+`;
 
 export interface Finding {
   kind: 'failure' | 'hang' | 'memory';
@@ -222,6 +226,7 @@ export function formatReport(reports: readonly TargetReport[]): string {
 async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
+      help: { type: 'boolean', default: false },
       target: { type: 'string', multiple: true },
       runs: { type: 'string', default: '1000000' },
       seed: { type: 'string', default: '1' },
@@ -233,6 +238,10 @@ async function main(): Promise<number> {
       list: { type: 'boolean', default: false },
     },
   });
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
   if (values.list) {
     for (const t of TARGETS) process.stdout.write(`${t.name}\t${t.about}\n`);
     return 0;
@@ -279,7 +288,7 @@ if (import.meta.main) {
   main().then(
     (code) => process.exit(code),
     (error: unknown) => {
-      process.stderr.write(`fuzz: ${error instanceof Error ? error.message : String(error)}\n`);
+      process.stderr.write(`fuzz: ${error instanceof Error ? error.message : String(error)}\n${USAGE}`);
       process.exit(2);
     },
   );
