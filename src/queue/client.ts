@@ -19,7 +19,18 @@
 // RFC 6152 (8BITMIME), RFC 2920 (PIPELINING, used by nodemailer when offered).
 import { isIP } from 'node:net';
 import type { Readable } from 'node:stream';
-import SMTPConnection from 'nodemailer/lib/smtp-connection';
+import type SMTPConnection from 'nodemailer/lib/smtp-connection';
+
+/**
+ * nodemailer's SMTP client is loaded on the first delivery, not at start: it and what
+ * it pulls in are ~15 MB of resident memory that an instance which has sent nothing yet
+ * does not need (README, Benchmarks: memory).
+ */
+let smtpConnectionClass: Promise<typeof SMTPConnection> | undefined;
+function loadSmtpConnection(): Promise<typeof SMTPConnection> {
+  smtpConnectionClass ??= import('nodemailer/lib/smtp-connection').then((m) => m.default);
+  return smtpConnectionClass;
+}
 import type { NextHop } from './next-hop.ts';
 
 export type RecipientResult = 'delivered' | 'temporary' | 'permanent';
@@ -100,22 +111,29 @@ type Session = HopReport | { kind: 'tls-failed'; reason: string };
 
 /** Delivers the message to one hop; never throws. */
 export async function deliverToHop(attempt: HopAttempt): Promise<HopReport> {
-  const first = await runSession(attempt, true);
+  let Connection: typeof SMTPConnection;
+  try {
+    Connection = await loadSmtpConnection();
+  } catch (err) {
+    // An installation without nodemailer: every recipient is deferred, not lost.
+    return allFailed(attempt, false, false, `cannot load the SMTP client: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  const first = await runSession(Connection, attempt, true);
   if (!('kind' in first)) return first;
-  const second = await runSession(attempt, false);
+  const second = await runSession(Connection, attempt, false);
   // Without STARTTLS there is no handshake to fail; the type still has the case.
   if ('kind' in second) return allFailed(attempt, false, false, second.reason);
   return { ...second, tlsFallback: true };
 }
 
-function runSession(attempt: HopAttempt, useStartTls: boolean): Promise<Session> {
+function runSession(Connection: typeof SMTPConnection, attempt: HopAttempt, useStartTls: boolean): Promise<Session> {
   const { hop, signal } = attempt;
   return new Promise<Session>((resolve) => {
     if (signal?.aborted) {
       resolve(allFailed(attempt, false, false, 'delivery aborted', STATUS.aborted));
       return;
     }
-    const connection = new SMTPConnection({
+    const connection = new Connection({
       host: hop.host,
       port: hop.port,
       name: attempt.heloName,
