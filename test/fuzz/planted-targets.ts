@@ -44,8 +44,12 @@ export const TARGETS: FuzzTarget[] = [
     seeds: SEEDS,
     inputs: inputs('HOARD'),
     check(input) {
-      const kept: string[] = [];
-      while (input.includes('HOARD')) kept.push(Buffer.alloc(1024, kept.length).toString('hex'));
+      // Arrays of 256 Ki elements (1 MB or more), each in V8's large-object space: the
+      // heap limit is reached in a few dozen steps, not after thousands of
+      // young-generation collections that a loaded machine can stretch past the hang
+      // limit. (Not long strings from Buffer: Node makes those external, off the heap.)
+      const kept: number[][] = [];
+      while (input.includes('HOARD')) kept.push(new Array<number>(256 * 1024).fill(kept.length));
     },
   },
 ];
