@@ -2,7 +2,8 @@
 // mailbox directories in a temporary directory, its master daemon run in the foreground
 // as a child of the benchmark, listening on one loopback address and port. The job is
 // the same as kakitome's port 25: receive mail for a local (virtual) domain from an
-// untrusted client and store it in the user's mailbox (a Maildir), with no filters.
+// untrusted client and store it in the user's mailbox (a Maildir), with no filters —
+// or, for the "postfix+rspamd" peer, with rspamd as its milter (./rspamd.ts).
 //
 // Every setting is written with its reason into the generated main.cf and master.cf,
 // so a kept directory (--keep) documents itself.
@@ -75,6 +76,8 @@ export interface PostfixSettings {
   domain: string;
   /** The one mailbox user, local@domain. */
   user: string;
+  /** A milter (rspamd's proxy worker, bench/smtp-inbound/rspamd.ts) every message goes through before 250. */
+  milter?: { host: string; port: number };
 }
 
 /** Paths inside the instance directory. */
@@ -95,6 +98,19 @@ export function maildirNew(settings: PostfixSettings): string {
 }
 
 type Setting = readonly [name: string, value: string, why: string];
+
+/** smtpd_milters: none, or rspamd's milter with the settings rspamd documents for Postfix. */
+function milterSettings(settings: PostfixSettings): Setting[] {
+  if (!settings.milter) return [['smtpd_milters', '', 'no milters'], ['non_smtpd_milters', '', 'no milters']];
+  assertLoopback(settings.milter.host, 'milter address');
+  return [
+    ['smtpd_milters', `inet:${settings.milter.host}:${settings.milter.port}`, 'rspamd checks SPF, DKIM, DMARC and ARC of every message before smtpd answers the final "."'],
+    ['non_smtpd_milters', '', 'no locally submitted mail here'],
+    ['milter_protocol', '6', "rspamd's documented setting for Postfix 2.6+"],
+    ['milter_mail_macros', 'i {mail_addr} {client_addr} {client_name} {auth_authen}', "rspamd's documented setting: the envelope and client for SPF"],
+    ['milter_default_action', 'tempfail', 'when rspamd cannot be reached the message is not accepted unchecked (the default, stated): like kakitome, checks are not optional'],
+  ];
+}
 
 export function mainCf(settings: PostfixSettings): string {
   const paths = postfixPaths(settings.dir);
@@ -141,10 +157,9 @@ export function mainCf(settings: PostfixSettings): string {
     ['smtpd_client_message_rate_limit', '0', 'no per-client message rate limit (the default, stated)'],
     ['default_process_limit', '100', 'at least 20 smtpd plus cleanup and virtual processes at once (the default, stated)'],
     ['virtual_destination_concurrency_limit', '20', 'up to 20 parallel virtual(8) deliveries to the one domain (the default, stated)'],
-    // No filters.
+    // No filters, or one milter that checks sender authentication.
     ['content_filter', '', 'no content filter'],
-    ['smtpd_milters', '', 'no milters'],
-    ['non_smtpd_milters', '', 'no milters'],
+    ...milterSettings(settings),
     ['header_checks', '', 'no header or body checks'],
     ['body_checks', '', 'no body checks'],
     ['smtpd_tls_security_level', 'none', 'no STARTTLS offered (kakitome offers it, but smtp-source never uses it, so neither side does TLS)'],
