@@ -7,16 +7,15 @@
 // A private instance in a temporary directory, run in the foreground as a child of the
 // benchmark, its resolver the benchmark's loopback dnsmasq (NXDOMAIN for everything, as
 // for kakitome). Every setting of the generated rspamd.conf says why it is there.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { chown, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { childEnv, run, settlesWithin } from '../../test/harness/processes.ts';
-import { trackChild } from '../../test/harness/cleanup.ts';
+import { run } from '../../test/harness/processes.ts';
 import { assertLoopback } from '../../test/harness/loopback.ts';
-import { childrenOf, cpuSeconds, pssBytes, statusBytes, stillRunning } from './procfs.ts';
+import { familyCpuSeconds, familyMemory, startDaemon, type FamilyMemory } from './daemon.ts';
+import { childrenOf } from './procfs.ts';
 
 export const RSPAMD_INSTALL_HINT =
   'install it (as root) with: DEBIAN_FRONTEND=noninteractive apt-get install -y rspamd\n' +
@@ -122,7 +121,7 @@ export interface RspamdPeer {
   /** CPU seconds used so far by the main process and every worker (exited ones included). */
   cpuSeconds(): number;
   /** Σ RSS and Σ PSS of the main process and its workers now. */
-  memory(): { processes: number; rssBytes: number; pssBytes: number };
+  memory(): FamilyMemory;
   /** Log lines of scanned messages so far ("rspamd_task_write_log"). */
   logTail(lines?: number): Promise<string>;
   stop(): Promise<void>;
@@ -161,68 +160,35 @@ export async function startRspamd(tools: RspamdTools, settings: RspamdSettings, 
   await writeFile(config, rspamdConf(settings));
   await writeFile(join(settings.dir, 'rules.lua'), '-- no content rules: see rspamd.conf\n');
   await chown(settings.dir, tools.uid, tools.gid);
-  // -f: foreground; -u/-g: the workers drop root, which rspamd insists on.
-  const main: ChildProcess = spawn(
-    tools.rspamd,
-    ['-f', '-u', RSPAMD_USER, '-g', RSPAMD_USER, '-c', config, '--var', `DBDIR=${settings.dir}`, '--var', `RUNDIR=${settings.dir}`, '--var', `LOGDIR=${settings.dir}`],
-    { env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'], detached: true },
-  );
-  trackChild(main);
-  let output = '';
-  main.stdout!.setEncoding('utf8').on('data', (chunk: string) => { output += chunk; });
-  main.stderr!.setEncoding('utf8').on('data', (chunk: string) => { output += chunk; });
-  const exited = new Promise<void>((resolve) => {
-    main.once('exit', () => resolve());
-    main.once('error', () => resolve());
-  });
-  const mainPid = main.pid;
-  if (mainPid === undefined) throw new Error(`cannot start ${tools.rspamd}`);
   const log = join(settings.dir, 'rspamd.log');
   const logTail = async (lines = 20) => (await readFile(log, 'utf8').catch(() => '')).trimEnd().split('\n').slice(-lines).join('\n');
-
-  const stop = async () => {
-    const family = childrenOf(mainPid);
-    if (main.exitCode === null && main.signalCode === null) main.kill('SIGTERM');
-    if (!(await settlesWithin(exited, 15_000))) {
-      main.kill('SIGKILL');
-      await exited;
-    }
-    const deadline = Date.now() + 10_000;
-    while (family.some(stillRunning) && Date.now() < deadline) await sleep(100);
-    for (const child of family.filter(stillRunning)) process.kill(child.pid, 'SIGKILL');
-  };
+  // -f: foreground; -u/-g: the workers drop root, which rspamd insists on.
+  const daemon = startDaemon(tools.rspamd, [
+    '-f', '-u', RSPAMD_USER, '-g', RSPAMD_USER, '-c', config,
+    '--var', `DBDIR=${settings.dir}`, '--var', `RUNDIR=${settings.dir}`, '--var', `LOGDIR=${settings.dir}`,
+  ]);
+  const mainPid = daemon.pid;
 
   // Ready when every scanning worker is up (rspamd binds the socket in the main process,
   // so a connect succeeds before the workers have loaded their maps).
   const deadline = Date.now() + (options.readyTimeoutMs ?? 120_000);
   for (;;) {
-    if (main.exitCode !== null || main.signalCode !== null) {
-      throw new Error(`rspamd exited during startup (${main.exitCode ?? main.signalCode}):\n${output}\n${await logTail()}`);
-    }
+    if (daemon.exited()) throw new Error(`rspamd exited during startup (${daemon.child.exitCode ?? daemon.child.signalCode}):\n${daemon.output()}\n${await logTail()}`);
     // Each worker logs its (empty) Hyperscan load once it has its maps and rules.
     const workers = childrenOf(mainPid).filter((child) => commandLine(child.pid).includes('rspamd_proxy')).length;
     const loaded = (await logTail(10_000)).split('\n').filter((line) => line.includes('rspamd_re_cache_load_hyperscan')).length;
     if (workers >= settings.workers && loaded >= settings.workers && (await listening(settings.host, settings.port))) break;
     if (Date.now() > deadline) {
-      await stop();
-      throw new Error(`rspamd did not start within ${(options.readyTimeoutMs ?? 120_000) / 1000} s:\n${output}\n${await logTail()}`);
+      await daemon.stop();
+      throw new Error(`rspamd did not start within ${(options.readyTimeoutMs ?? 120_000) / 1000} s:\n${daemon.output()}\n${await logTail()}`);
     }
     await sleep(250);
   }
   return {
     mainPid,
-    cpuSeconds: () => cpuSeconds(mainPid) + childrenOf(mainPid).reduce((sum, child) => sum + cpuSeconds(child.pid), 0),
-    memory: () => {
-      const pids = [mainPid, ...childrenOf(mainPid).map((child) => child.pid)];
-      let rssBytes = 0;
-      let pss = 0;
-      for (const pid of pids) {
-        rssBytes += statusBytes(pid, 'VmRSS') ?? 0;
-        pss += pssBytes(pid) ?? 0;
-      }
-      return { processes: pids.length, rssBytes, pssBytes: pss };
-    },
+    cpuSeconds: () => familyCpuSeconds(mainPid),
+    memory: () => familyMemory(mainPid),
     logTail,
-    stop,
+    stop: daemon.stop,
   };
 }
