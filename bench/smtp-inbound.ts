@@ -23,7 +23,7 @@
 import { chmodSync, mkdtempSync, rmSync, statfsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -33,6 +33,7 @@ import { run } from '../test/harness/processes.ts';
 import { startDns, type DnsFixture } from '../test/harness/dns.ts';
 import { findPostfix, maildirNew, startPostfix, type PostfixTools } from './smtp-inbound/postfix.ts';
 import { startKakitome } from './smtp-inbound/kakitome.ts';
+import { findRspamd, startRspamd, type RspamdPeer, type RspamdTools } from './smtp-inbound/rspamd.ts';
 import { probeSmtp, runSmtpSource, smtpSourceArgs, type Load } from './smtp-inbound/smtp-source.ts';
 import { cpuBusy, machineBusySeconds, mb } from './smtp-inbound/procfs.ts';
 
@@ -47,13 +48,15 @@ const { values } = parseArgs({
     dir: { type: 'string', default: tmpdir() },
     rounds: { type: 'string', default: '1' },
     keep: { type: 'boolean', default: false },
+    'cpu-prof': { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
 
 if (values.help) {
   console.log('usage: node bench/smtp-inbound.ts [--count 5000] [--sessions 20] [--size 10240] [--rounds 1]');
-  console.log('         [--only postfix|kakitome] [--max-seconds 300] [--drain-seconds 120] [--dir DIR] [--keep]');
+  console.log('         [--only postfix,postfix+rspamd,kakitome] [--max-seconds 300] [--drain-seconds 120] [--dir DIR] [--keep]');
+  console.log('         [--cpu-prof DIR]   (kakitome serve writes a V8 CPU profile into DIR)');
   console.log('Runs as root; needs Postfix (Debian package postfix) for smtp-source and the peer. See bench/README.md.');
   process.exit(0);
 }
@@ -75,9 +78,13 @@ if (!Number.isInteger(sessions) || sessions < 1 || sessions > count) usageError(
 if (!Number.isInteger(size) || size < 1) usageError('--size must be a positive whole number');
 if (!(maxSeconds > 0) || !(drainSeconds > 0)) usageError('--max-seconds and --drain-seconds must be positive');
 if (!Number.isInteger(rounds) || rounds < 1 || rounds > 20) usageError('--rounds must be a whole number from 1 to 20');
-if (only !== undefined && only !== 'postfix' && only !== 'kakitome') usageError('--only takes postfix or kakitome');
-const runPostfix = only !== 'kakitome';
-const runKakitomeToo = only !== 'postfix';
+const SERVERS = ['postfix', 'postfix+rspamd', 'kakitome'] as const;
+type Server = (typeof SERVERS)[number];
+const chosen = (only ?? SERVERS.join(',')).split(',');
+for (const name of chosen) if (!(SERVERS as readonly string[]).includes(name)) usageError(`--only takes a comma-separated list of ${SERVERS.join(', ')}`);
+const runPostfix = chosen.includes('postfix');
+const runRspamd = chosen.includes('postfix+rspamd');
+const runKakitomeToo = chosen.includes('kakitome');
 
 const DOMAIN = 'bench.test';
 const USER = `user@${DOMAIN}`;
@@ -181,14 +188,14 @@ function filesystemNote(dir: string): string {
   return '';
 }
 
-type Server = 'postfix' | 'kakitome';
-
 interface Context {
   tools: PostfixTools;
   base: string;
   /** kakitome's resolver, "host:port" on loopback. */
   resolver: string;
   dns: DnsFixture | undefined;
+  /** rspamd, when installed and asked for (--only). */
+  rspamd: RspamdTools | undefined;
   notes: string[];
 }
 
@@ -198,29 +205,49 @@ async function busyNote(): Promise<string> {
   return `CPU busy before: ${(busy * 100).toFixed(0)}%${busy > 0.2 ? ' (something else is running: noisy)' : ''}`;
 }
 
-/** A fresh private Postfix, one timed run, stopped again. */
-async function benchPostfix(context: Context, round: number): Promise<Outcome> {
+/** A fresh private Postfix (with a fresh rspamd as its milter for 'postfix+rspamd'), one timed run, stopped again. */
+async function benchPostfix(context: Context, round: number, server: 'postfix' | 'postfix+rspamd'): Promise<Outcome> {
   const host = randomLoopbackAddress();
-  const settings = { dir: join(context.base, `postfix-${round}`), host, port: await freeTcpPort(host), domain: DOMAIN, user: USER };
-  await mkdir(settings.dir);
-  const lifetimeSeconds = Math.ceil(maxSeconds + drainSeconds + 300);
-  const peer = await startPostfix(context.tools, settings, { lifetimeSeconds });
+  let rspamd: RspamdPeer | undefined;
+  let milter: { host: string; port: number } | undefined;
+  if (server === 'postfix+rspamd') {
+    const rspamdHost = randomLoopbackAddress();
+    milter = { host: rspamdHost, port: await freeTcpPort(rspamdHost) };
+    const started = performance.now();
+    rspamd = await startRspamd(context.rspamd!, { dir: join(context.base, `rspamd-${round}`), ...milter, dns: context.resolver, workers: cpus().length });
+    console.log(`round ${round} rspamd: main pid ${rspamd.mainPid}, milter on ${milter.host}:${milter.port}, ready after ${((performance.now() - started) / 1000).toFixed(0)} s`);
+  }
+  const settings = { dir: join(context.base, `${server.replace('+', '-')}-${round}`), host, port: await freeTcpPort(host), domain: DOMAIN, user: USER, ...(milter ? { milter } : {}) };
   try {
-    console.log(`round ${round} postfix: master pid ${peer.masterPid} on ${host}:${settings.port}, Maildir ${maildirNew(settings)}, ${await busyNote()}`);
-    const timing = await timedRun(context.tools, 'postfix', {
-      host,
-      port: settings.port,
-      delivered: peer.delivered,
-      progress: peer.progress,
-      cpuSeconds: peer.cpuSeconds,
-      diagnose: async () => `Postfix queue: ${peer.queued()} files; last maillog lines:\n${await peer.logTail()}`,
-    });
-    const memory = peer.memory();
-    const queued = peer.queued();
-    if (queued !== 0) context.notes.push(`round ${round} postfix: ${queued} queue files left after delivery`);
-    return { server: 'postfix', round, ...timing, peakRss: `Σ PSS ${mb(memory.pssBytes)}`, memory };
+    await mkdir(settings.dir);
+    const lifetimeSeconds = Math.ceil(maxSeconds + drainSeconds + 300);
+    const peer = await startPostfix(context.tools, settings, { lifetimeSeconds });
+    try {
+      console.log(`round ${round} ${server}: master pid ${peer.masterPid} on ${host}:${settings.port}, Maildir ${maildirNew(settings)}, ${await busyNote()}`);
+      const timing = await timedRun(context.tools, server, {
+        host,
+        port: settings.port,
+        delivered: peer.delivered,
+        progress: peer.progress,
+        cpuSeconds: () => peer.cpuSeconds() + (rspamd?.cpuSeconds() ?? 0),
+        diagnose: async () => `Postfix queue: ${peer.queued()} files; last maillog lines:\n${await peer.logTail()}` + (rspamd ? `\nlast rspamd log lines:\n${await rspamd.logTail()}` : ''),
+      });
+      const postfixMemory = peer.memory();
+      const rspamdMemory = rspamd?.memory() ?? { processes: 0, rssBytes: 0, pssBytes: 0 };
+      const memory = {
+        processes: postfixMemory.processes + rspamdMemory.processes,
+        rssBytes: postfixMemory.rssBytes + rspamdMemory.rssBytes,
+        pssBytes: postfixMemory.pssBytes + rspamdMemory.pssBytes,
+      };
+      if (rspamd) context.notes.push(`round ${round} ${server}: rspamd's ${rspamdMemory.processes} processes hold Σ PSS ${mb(rspamdMemory.pssBytes)} of the ${mb(memory.pssBytes)}`);
+      const queued = peer.queued();
+      if (queued !== 0) context.notes.push(`round ${round} ${server}: ${queued} queue files left after delivery`);
+      return { server, round, ...timing, peakRss: `Σ PSS ${mb(memory.pssBytes)}`, memory };
+    } finally {
+      await peer.stop();
+    }
   } finally {
-    await peer.stop();
+    await rspamd?.stop();
   }
 }
 
@@ -229,7 +256,7 @@ async function benchKakitome(context: Context, round: number): Promise<Outcome> 
   const host = randomLoopbackAddress();
   const dir = join(context.base, `kakitome-${round}`);
   await mkdir(dir);
-  const peer = await startKakitome({ dir, host, domain: DOMAIN, user: USER, password: 'benchmark password, not secret', dns: context.resolver });
+  const peer = await startKakitome({ dir, host, domain: DOMAIN, user: USER, password: 'benchmark password, not secret', dns: context.resolver, ...(values['cpu-prof'] ? { cpuProfileDir: resolve(values['cpu-prof']) } : {}) });
   const queriesBefore = context.dns?.queries().length ?? 0;
   try {
     console.log(`round ${round} kakitome: serve pid ${peer.pid} on ${host}:${peer.port}, peak RSS after start ${mb(peer.peakRss())}, ${await busyNote()}`);
@@ -256,7 +283,7 @@ async function benchKakitome(context: Context, round: number): Promise<Outcome> 
     const queries = context.dns?.queries().slice(queriesBefore) ?? [];
     if (queries.length > 0) {
       const kinds = [...new Set(queries.map((query) => `${query.type} ${query.name}`))].slice(0, 5).join(', ');
-      context.notes.push(`round ${round} kakitome: made ${queries.length} DNS queries during the run (e.g. ${kinds}); Postfix made none`);
+      context.notes.push(`round ${round} kakitome: made ${queries.length} DNS queries during the run (e.g. ${kinds}); Postfix alone makes none`);
     }
     return { server: 'kakitome', round, ...timing, peakRss: mb(peer.peakRss()) };
   } finally {
@@ -307,7 +334,7 @@ async function main(): Promise<number> {
     // so no lookup leaves the machine and none waits for a timeout. Without dnsmasq, a
     // loopback port where nothing listens (lookups fail at once).
     let resolver = '';
-    if (runKakitomeToo) {
+    if (runKakitomeToo || runRspamd) {
       const host = randomLoopbackAddress();
       try {
         dns = await startDns({}, { address: host });
@@ -317,8 +344,17 @@ async function main(): Promise<number> {
         notes.push(`kakitome: no dnsmasq (${(error as Error).message.split('\n')[0]}); its resolver is ${resolver}, where nothing answers`);
       }
     }
-    const context: Context = { tools, base, resolver, dns, notes };
-    const servers: Server[] = [...(runPostfix ? ['postfix' as const] : []), ...(runKakitomeToo ? ['kakitome' as const] : [])];
+    let rspamd: RspamdTools | undefined;
+    if (runRspamd) {
+      try {
+        rspamd = await findRspamd();
+        console.log(`rspamd ${rspamd.version} as the milter of the postfix+rspamd peer (bench/smtp-inbound/rspamd.ts)`);
+      } catch (error) {
+        notes.push(`postfix+rspamd not run: ${(error as Error).message.split('\n')[0]}`);
+      }
+    }
+    const context: Context = { tools, base, resolver, dns, rspamd, notes };
+    const servers: Server[] = SERVERS.filter((server) => (server === 'postfix' ? runPostfix : server === 'kakitome' ? runKakitomeToo : rspamd !== undefined));
     // A server that failed is not run again; the other one goes on.
     const failed = new Set<Server>();
     for (let round = 1; round <= rounds && failed.size < servers.length; round++) {
@@ -326,7 +362,7 @@ async function main(): Promise<number> {
       for (const server of round % 2 ? servers : [...servers].reverse()) {
         if (failed.has(server)) continue;
         try {
-          outcomes.push(server === 'postfix' ? await benchPostfix(context, round) : await benchKakitome(context, round));
+          outcomes.push(server === 'kakitome' ? await benchKakitome(context, round) : await benchPostfix(context, round, server));
         } catch (error) {
           if (!(error instanceof BenchFailure)) throw error;
           failures.push(error.message);
@@ -342,12 +378,12 @@ async function main(): Promise<number> {
 
   console.log('');
   if (outcomes.length > 0) {
-    console.log('round  server     messages  accept s  total s   msg/s  CPU s  CPU ms/msg  other CPU s  peak RSS');
+    console.log('round  server          messages  accept s  total s   msg/s  CPU s  CPU ms/msg  other CPU s  peak RSS');
     for (const outcome of outcomes) {
       console.log(
         [
           String(outcome.round).padStart(5),
-          outcome.server.padEnd(9),
+          outcome.server.padEnd(14),
           String(outcome.delivered).padStart(9),
           outcome.acceptSeconds.toFixed(2).padStart(8),
           outcome.totalSeconds.toFixed(2).padStart(7),
@@ -360,16 +396,17 @@ async function main(): Promise<number> {
       );
     }
     const of = (server: Server) => outcomes.filter((outcome) => outcome.server === server);
-    const ratios = outcomes
-      .filter((outcome) => outcome.server === 'kakitome')
-      .flatMap((kakitome) => of('postfix').filter((postfix) => postfix.round === kakitome.round).map((postfix) => perSecond(kakitome) / perSecond(postfix)));
+    const ratiosAgainst = (peer: Server) =>
+      of('kakitome').flatMap((kakitome) => of(peer).filter((other) => other.round === kakitome.round).map((other) => perSecond(kakitome) / perSecond(other)));
     if (rounds > 1) {
-      for (const server of ['postfix', 'kakitome'] as const) {
+      for (const server of SERVERS) {
         if (of(server).length > 0) console.log(`median ${server}: ${median(of(server).map(perSecond)).toFixed(0)} msg/s over ${of(server).length} round(s)`);
       }
     }
-    if (ratios.length > 0) {
-      console.log(`ratio kakitome/postfix (msg/s, accepted and delivered): ${ratios.length > 1 ? `median ${median(ratios).toFixed(2)}× (rounds: ${ratios.map((ratio) => ratio.toFixed(2)).join(', ')})` : `${ratios[0]!.toFixed(2)}×`}`);
+    for (const peer of ['postfix', 'postfix+rspamd'] as const) {
+      const ratios = ratiosAgainst(peer);
+      if (ratios.length === 0) continue;
+      console.log(`ratio kakitome/${peer} (msg/s, accepted and delivered): ${ratios.length > 1 ? `median ${median(ratios).toFixed(2)}× (rounds: ${ratios.map((ratio) => ratio.toFixed(2)).join(', ')})` : `${ratios[0]!.toFixed(2)}×`}`);
     }
     console.log('msg/s = messages / total s (smtp-source start → last message in the mailbox)');
     console.log('CPU s = CPU time (user + system, all processes and threads) the server used in that time; other CPU s = what');

@@ -6,15 +6,14 @@
 //
 // Every setting is written with its reason into the generated dovecot.conf, so a kept
 // directory (--keep) documents itself.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { chmod, readFile, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { trackChild } from '../../test/harness/cleanup.ts';
 import { assertLoopback } from '../../test/harness/loopback.ts';
-import { childEnv, run, settlesWithin } from '../../test/harness/processes.ts';
-import { childrenOf, cpuSeconds, pssBytes, statusBytes, stillRunning, type ProcessInfo } from '../smtp-inbound/procfs.ts';
+import { run } from '../../test/harness/processes.ts';
+import { childrenOf, statusBytes, type ProcessInfo } from '../smtp-inbound/procfs.ts';
+import { familyCpuSeconds, familyMemory, startDaemon } from '../smtp-inbound/daemon.ts';
 import { withLfLineEnds, type BenchMessage } from './mailbox.ts';
 import { probePop3s } from './pop3-client.ts';
 
@@ -220,52 +219,27 @@ export async function startDovecot(tools: DovecotTools, settings: DovecotSetting
   // -F: foreground, as our child. taskset execs dovecot, so the pid is the master's, and
   // every process the master starts inherits its CPU affinity.
   const command = settings.cpu === undefined ? [tools.dovecot] : ['taskset', '-c', String(settings.cpu), tools.dovecot];
-  const master: ChildProcess = spawn(command[0]!, [...command.slice(1), '-F', '-c', paths.config], {
-    env: childEnv(),
-    stdio: ['ignore', 'pipe', 'pipe'],
-    // Its own process group: a Ctrl-C of the benchmark reaches the benchmark, which stops Dovecot in order.
-    detached: true,
-  });
-  trackChild(master);
-  let output = '';
-  master.stdout!.setEncoding('utf8').on('data', (chunk: string) => { output += chunk; });
-  master.stderr!.setEncoding('utf8').on('data', (chunk: string) => { output += chunk; });
-  const exited = new Promise<void>((resolve) => {
-    master.once('exit', () => resolve());
-    master.once('error', () => resolve());
-  });
+  // Its own process group: a Ctrl-C of the benchmark reaches the benchmark, which stops Dovecot in order.
+  const master = startDaemon(command[0]!, [...command.slice(1), '-F', '-c', paths.config]);
   const masterPid = master.pid;
-  if (masterPid === undefined) throw new Error(`cannot start ${tools.dovecot}`);
 
   const logTail = async (lines = 20) => {
     const log = await readFile(paths.log, 'utf8').catch(() => '');
     return log.trimEnd().split('\n').slice(-lines).join('\n');
   };
   const children = (): ProcessInfo[] => childrenOf(masterPid);
-  const stop = async () => {
-    // The master signals its children and waits for them; stragglers get SIGKILL by pid.
-    const family = children();
-    if (master.exitCode === null && master.signalCode === null) master.kill('SIGTERM');
-    if (!(await settlesWithin(exited, 10_000))) {
-      master.kill('SIGKILL');
-      await exited;
-    }
-    const deadline = Date.now() + 10_000;
-    while (family.some(stillRunning) && Date.now() < deadline) await sleep(100);
-    for (const child of family.filter(stillRunning)) process.kill(child.pid, 'SIGKILL');
-  };
+  // The master signals its children and waits for them; stragglers get SIGKILL by pid.
+  const stop = master.stop;
 
   const target = { host: settings.host, port: settings.port, ca: cert, cipherSuite: 'TLS_AES_256_GCM_SHA384' };
   const deadline = Date.now() + (options.readyTimeoutMs ?? 15_000);
   for (;;) {
-    if (master.exitCode !== null || master.signalCode !== null) {
-      throw new Error(`Dovecot exited during startup (${master.exitCode ?? master.signalCode}):\n${output}\n${await logTail()}`);
-    }
+    if (master.exited()) throw new Error(`Dovecot exited during startup (${master.child.exitCode ?? master.child.signalCode}):\n${master.output()}\n${await logTail()}`);
     const probe = await probePop3s(target, 2000).catch(() => undefined);
     if (probe?.ok) break;
     if (Date.now() > deadline) {
       await stop();
-      throw new Error(`Dovecot did not answer on ${settings.host}:${settings.port} within the startup time:\n${output}\n${await logTail()}`);
+      throw new Error(`Dovecot did not answer on ${settings.host}:${settings.port} within the startup time:\n${master.output()}\n${await logTail()}`);
     }
     await sleep(100);
   }
@@ -274,18 +248,10 @@ export async function startDovecot(tools: DovecotTools, settings: DovecotSetting
     settings,
     masterPid,
     cert,
-    // The master waits for its children, so the exited ones are in its cutime/cstime.
-    cpuSeconds: () => cpuSeconds(masterPid) + children().reduce((sum, child) => sum + cpuSeconds(child.pid), 0),
+    cpuSeconds: () => familyCpuSeconds(masterPid),
     memory: () => {
-      const family = children();
-      let rssBytes = statusBytes(masterPid, 'VmRSS') ?? 0;
-      let pss = pssBytes(masterPid) ?? 0;
-      for (const child of family) {
-        rssBytes += statusBytes(child.pid, 'VmRSS') ?? 0;
-        pss += pssBytes(child.pid) ?? 0;
-      }
-      const pop3 = family.find((child) => child.comm === 'pop3');
-      return { processes: family.length + 1, rssBytes, pssBytes: pss, pop3HwmBytes: pop3 ? statusBytes(pop3.pid, 'VmHWM') : undefined };
+      const pop3 = children().find((child) => child.comm === 'pop3');
+      return { ...familyMemory(masterPid), pop3HwmBytes: pop3 ? statusBytes(pop3.pid, 'VmHWM') : undefined };
     },
     sessionProcesses: () => children().filter((child) => child.comm === 'pop3' || child.comm === 'pop3-login'),
     logTail,

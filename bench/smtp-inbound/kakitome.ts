@@ -24,6 +24,8 @@ export interface KakitomeSettings {
   password: string;
   /** `--dns HOST:PORT`: a loopback resolver, so nothing kakitome looks up leaves the machine. */
   dns: string;
+  /** Run serve under `--cpu-prof`, its profile written into this directory at exit. */
+  cpuProfileDir?: string;
 }
 
 export interface KakitomePeer {
@@ -50,6 +52,10 @@ async function dataDirectory(configPath: string): Promise<string> {
   return resolve(join(configPath, '..'), typeof config.data_dir === 'string' ? config.data_dir : 'data');
 }
 
+function profileFlags(settings: KakitomeSettings): string[] {
+  return settings.cpuProfileDir ? ['--cpu-prof', '--cpu-prof-dir', settings.cpuProfileDir] : [];
+}
+
 export async function startKakitome(settings: KakitomeSettings): Promise<KakitomePeer> {
   assertLoopback(settings.host, 'kakitome listen address');
   const offset = await pickPortOffset(settings.host);
@@ -65,7 +71,7 @@ export async function startKakitome(settings: KakitomeSettings): Promise<Kakitom
   ));
 
   const log = new ServeLog();
-  const serve = await ServeProcess.start(process.execPath, [KAKITOME_BIN, 'serve', '--config', configPath], settings.dir, log, 30_000);
+  const serve = await ServeProcess.start(process.execPath, [...profileFlags(settings), KAKITOME_BIN, 'serve', '--config', configPath], settings.dir, log, 30_000);
   const pid = serve.child.pid!;
   let db: DatabaseSync | undefined;
   let count: StatementSync | undefined;

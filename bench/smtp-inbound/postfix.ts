@@ -2,19 +2,18 @@
 // mailbox directories in a temporary directory, its master daemon run in the foreground
 // as a child of the benchmark, listening on one loopback address and port. The job is
 // the same as kakitome's port 25: receive mail for a local (virtual) domain from an
-// untrusted client and store it in the user's mailbox (a Maildir), with no filters.
+// untrusted client and store it in the user's mailbox (a Maildir), with no filters —
+// or, for the "postfix+rspamd" peer, with rspamd as its milter (./rspamd.ts).
 //
 // Every setting is written with its reason into the generated main.cf and master.cf,
 // so a kept directory (--keep) documents itself.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, openSync, readSync, readdirSync } from 'node:fs';
 import { chmod, chown, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { childEnv, run, settlesWithin } from '../../test/harness/processes.ts';
-import { trackChild } from '../../test/harness/cleanup.ts';
+import { run } from '../../test/harness/processes.ts';
 import { assertLoopback } from '../../test/harness/loopback.ts';
-import { childrenOf, cpuSeconds, pssBytes, statusBytes, stillRunning, type ProcessInfo } from './procfs.ts';
+import { familyCpuSeconds, familyMemory, startDaemon } from './daemon.ts';
 import { probeSmtp } from './smtp-source.ts';
 
 export const INSTALL_HINT =
@@ -75,6 +74,8 @@ export interface PostfixSettings {
   domain: string;
   /** The one mailbox user, local@domain. */
   user: string;
+  /** A milter (rspamd's proxy worker, bench/smtp-inbound/rspamd.ts) every message goes through before 250. */
+  milter?: { host: string; port: number };
 }
 
 /** Paths inside the instance directory. */
@@ -95,6 +96,19 @@ export function maildirNew(settings: PostfixSettings): string {
 }
 
 type Setting = readonly [name: string, value: string, why: string];
+
+/** smtpd_milters: none, or rspamd's milter with the settings rspamd documents for Postfix. */
+function milterSettings(settings: PostfixSettings): Setting[] {
+  if (!settings.milter) return [['smtpd_milters', '', 'no milters'], ['non_smtpd_milters', '', 'no milters']];
+  assertLoopback(settings.milter.host, 'milter address');
+  return [
+    ['smtpd_milters', `inet:${settings.milter.host}:${settings.milter.port}`, 'rspamd checks SPF, DKIM, DMARC and ARC of every message before smtpd answers the final "."'],
+    ['non_smtpd_milters', '', 'no locally submitted mail here'],
+    ['milter_protocol', '6', "rspamd's documented setting for Postfix 2.6+"],
+    ['milter_mail_macros', 'i {mail_addr} {client_addr} {client_name} {auth_authen}', "rspamd's documented setting: the envelope and client for SPF"],
+    ['milter_default_action', 'tempfail', 'when rspamd cannot be reached the message is not accepted unchecked (the default, stated): like kakitome, checks are not optional'],
+  ];
+}
 
 export function mainCf(settings: PostfixSettings): string {
   const paths = postfixPaths(settings.dir);
@@ -141,10 +155,9 @@ export function mainCf(settings: PostfixSettings): string {
     ['smtpd_client_message_rate_limit', '0', 'no per-client message rate limit (the default, stated)'],
     ['default_process_limit', '100', 'at least 20 smtpd plus cleanup and virtual processes at once (the default, stated)'],
     ['virtual_destination_concurrency_limit', '20', 'up to 20 parallel virtual(8) deliveries to the one domain (the default, stated)'],
-    // No filters.
+    // No filters, or one milter that checks sender authentication.
     ['content_filter', '', 'no content filter'],
-    ['smtpd_milters', '', 'no milters'],
-    ['non_smtpd_milters', '', 'no milters'],
+    ...milterSettings(settings),
     ['header_checks', '', 'no header or body checks'],
     ['body_checks', '', 'no body checks'],
     ['smtpd_tls_security_level', 'none', 'no STARTTLS offered (kakitome offers it, but smtp-source never uses it, so neither side does TLS)'],
@@ -276,53 +289,24 @@ export async function startPostfix(tools: PostfixTools, settings: PostfixSetting
   // group (kill(-pid)), and with -d it does not make one itself ("master_sigdeath:
   // kill process group: No such process" otherwise, and the children are left to
   // notice master's death on their own).
-  const master: ChildProcess = spawn(tools.master, ['-c', paths.config, '-d', '-e', String(options.lifetimeSeconds)], {
-    env: childEnv({ MAIL_CONFIG: paths.config }),
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true,
-  });
-  trackChild(master);
-  let output = '';
-  master.stdout!.setEncoding('utf8').on('data', (chunk: string) => { output += chunk; });
-  master.stderr!.setEncoding('utf8').on('data', (chunk: string) => { output += chunk; });
-  const exited = new Promise<void>((resolve) => {
-    master.once('exit', () => resolve());
-    master.once('error', () => resolve());
-  });
+  const master = startDaemon(tools.master, ['-c', paths.config, '-d', '-e', String(options.lifetimeSeconds)], { MAIL_CONFIG: paths.config });
   const masterPid = master.pid;
-  if (masterPid === undefined) throw new Error(`cannot start ${tools.master}`);
 
   const logTail = async (lines = 20) => {
     const log = await readFile(paths.log, 'utf8').catch(() => '');
     return log.trimEnd().split('\n').slice(-lines).join('\n');
   };
-  const children = (): ProcessInfo[] => childrenOf(masterPid);
-
-  const stop = async () => {
-    // master forwards SIGTERM to its children and exits; children that were idle exit
-    // when they see master gone. Wait for all of them, then SIGKILL stragglers by pid.
-    const family = children();
-    if (master.exitCode === null && master.signalCode === null) master.kill('SIGTERM');
-    if (!(await settlesWithin(exited, 10_000))) {
-      master.kill('SIGKILL');
-      await exited;
-    }
-    const deadline = Date.now() + 10_000;
-    while (family.some(stillRunning) && Date.now() < deadline) await sleep(100);
-    for (const child of family.filter(stillRunning)) process.kill(child.pid, 'SIGKILL');
-  };
+  const stop = master.stop;
 
   // Ready when smtpd answers a greeting and EHLO on its port.
   const deadline = Date.now() + (options.readyTimeoutMs ?? 15_000);
   for (;;) {
-    if (master.exitCode !== null || master.signalCode !== null) {
-      throw new Error(`Postfix master exited during startup (${master.exitCode ?? master.signalCode}):\n${output}\n${await logTail()}`);
-    }
+    if (master.exited()) throw new Error(`Postfix master exited during startup (${master.child.exitCode ?? master.child.signalCode}):\n${master.output()}\n${await logTail()}`);
     const probe = await probeSmtp(settings.host, settings.port, 2000).catch(() => undefined);
     if (probe?.ready) break;
     if (Date.now() > deadline) {
       await stop();
-      throw new Error(`Postfix did not answer on ${settings.host}:${settings.port} within the startup time:\n${output}\n${await logTail()}`);
+      throw new Error(`Postfix did not answer on ${settings.host}:${settings.port} within the startup time:\n${master.output()}\n${await logTail()}`);
     }
     await sleep(100);
   }
@@ -335,18 +319,8 @@ export async function startPostfix(tools: PostfixTools, settings: PostfixSetting
     progress: sentInLog,
     queued: () => ['incoming', 'active', 'deferred', 'hold', 'maildrop'].reduce((sum, name) => sum + countFiles(join(paths.queue, name)), 0),
     logTail,
-    // master waits for its children, so the exited ones are in its cutime/cstime.
-    cpuSeconds: () => cpuSeconds(masterPid) + children().reduce((sum, child) => sum + cpuSeconds(child.pid), 0),
-    memory: () => {
-      const pids = [masterPid, ...children().map((child) => child.pid)];
-      let rssBytes = 0;
-      let pss = 0;
-      for (const pid of pids) {
-        rssBytes += statusBytes(pid, 'VmRSS') ?? 0;
-        pss += pssBytes(pid) ?? 0;
-      }
-      return { processes: pids.length, rssBytes, pssBytes: pss };
-    },
+    cpuSeconds: () => familyCpuSeconds(masterPid),
+    memory: () => familyMemory(masterPid),
     stop,
   };
 }

@@ -1,6 +1,7 @@
 // `kakitome serve` (and `npm start`, which is `kakitome serve --dev`; `npm start --
 // --port-offset N` makes the development instance on other ports).
 import { existsSync } from 'node:fs';
+import { flushCompileCache } from 'node:module';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { loadConfig } from '../config/load.ts';
@@ -94,6 +95,9 @@ export function registerServeCommand(program: Command): void {
       // For now SIGHUP stops like SIGTERM (a supervisor or a closed terminal); it will become a reload.
       process.on('SIGHUP', onSignal);
       server = await startServer(config);
+      // Everything serve runs is loaded now: write the compile cache (bin/kakitome.js)
+      // at once, not at exit, so that a server that is killed still leaves it.
+      flushCompileCache();
       if (stopRequested) void server.stop();
       await server.stopped;
       process.exit(0);

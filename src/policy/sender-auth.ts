@@ -15,7 +15,6 @@
 // RFC 7489 §6.6 (DMARC handling; §6.6.1 several author domains; §10.3 rejecting in
 // session) with the RFC 9989 record rules mailauth applies, RFC 8617 (ARC), RFC 4406 and
 // RFC 4407 (Sender ID, PRA), RFC 8601 (Authentication-Results), RFC 3463 (status codes).
-import { authenticate, type AuthenticateResult } from 'mailauth';
 import type { Config } from '../config/schema.ts';
 import { parseHeaderSection } from '../mail/header.ts';
 import { formatAuthenticationResults, type ResultEntry } from './auth-results.ts';
@@ -25,6 +24,7 @@ import { DKIM_OPTIONS, toDkimVerification, type DkimSignatureVerdict } from './d
 import { authorDomains, decidingVerdict, dmarcPerAuthorDomain, toDmarcVerdict, type DmarcVerdict } from './dmarc/evaluate.ts';
 import { toArcVerdict, type ArcVerdict } from './arc/verify.ts';
 import { checkSenderId, type SenderIdVerdict } from './senderid/check.ts';
+import { checkMessage, type CheckResult } from './mailauth.ts';
 
 export type SenderAuthPolicy = Config['sender_auth'];
 
@@ -136,17 +136,17 @@ async function runChecks(input: InboundInput, policy: SenderAuthPolicy, options:
   const { resolver, refusedKeys } = perMessageResolver(input.resolver, options.maxKeyLookups ?? SENDER_AUTH_LIMITS.maxKeyLookups);
   const identity = spfIdentity(input);
   const [auth, senderId] = await Promise.all([
-    authenticate(withoutUnneededBody(input.message), {
+    checkMessage(withoutUnneededBody(input.message), {
       ...(identity.sender === undefined ? {} : { sender: identity.sender }),
       ip: identity.ip,
       helo: identity.helo,
       mta: input.authservId,
       resolver: forMailauth(resolver),
       ...DKIM_OPTIONS,
-      disableBimi: true,
       strict: MAILAUTH_STRICT,
-      // authenticate() hands its options to spf() as they are (mailauth lib/mailauth.js).
-      ...({ maxResolveCount: SPF_LIMITS.maxDnsLookups, maxVoidCount: SPF_LIMITS.maxVoidLookups, maxElapsedTime: SPF_LIMITS.maxElapsedMs } as object),
+      maxResolveCount: SPF_LIMITS.maxDnsLookups,
+      maxVoidCount: SPF_LIMITS.maxVoidLookups,
+      maxElapsedTime: SPF_LIMITS.maxElapsedMs,
     }),
     policy.sender_id ? checkSenderId({ message: input.message, ip: identity.ip, helo: identity.helo, resolver, hostname: input.authservId }) : undefined,
   ]);
@@ -159,7 +159,7 @@ async function runChecks(input: InboundInput, policy: SenderAuthPolicy, options:
   };
 }
 
-async function collectResults(auth: AuthenticateResult, input: InboundInput, resolver: MailauthResolver): Promise<InboundResults> {
+async function collectResults(auth: CheckResult, input: InboundInput, resolver: MailauthResolver): Promise<InboundResults> {
   const spf = auth.spf
     ? toSpfVerdict(auth.spf, input.mailFrom)
     : toSpfVerdict({ domain: '', 'client-ip': input.ip, status: { result: 'temperror' }, header: '', info: '' }, input.mailFrom);

@@ -7,7 +7,9 @@
 // - an A/AAAA record (host-record) also answers the reverse (PTR) query for its
 //   address with that name; an explicit `ptr` entry for the address wins;
 // - a TXT value longer than 255 bytes is split into 255-byte character-strings in one
-//   record, which resolvers hand back as chunks (Node: string[] per record).
+//   record, which resolvers hand back as chunks (Node: string[] per record);
+// - in --no-daemon mode TCP is served in the one process, so an idle TCP client stops
+//   all UDP answers: the fixture runs --keep-in-foreground, which forks for TCP.
 import { Resolver } from 'node:dns/promises';
 import { createSocket } from 'node:dgram';
 import { isIP } from 'node:net';
@@ -149,7 +151,11 @@ interface Running {
 
 function launch(dir: string, host: string, port: number): Running {
   const child = spawnTracked('dnsmasq', [
-    '--no-daemon', // foreground, one process (TCP queries are not forked off), never drops privileges
+    // Foreground, as root, but TCP connections handled by forked children: with
+    // --no-daemon (one process) a single idle TCP client (rspamd's resolver keeps one
+    // open) blocks every UDP answer until it goes away.
+    '--keep-in-foreground',
+    '--user=root',
     `--conf-file=${join(dir, 'dnsmasq.conf')}`,
     '--no-resolv',
     '--no-hosts',

@@ -4,7 +4,8 @@
 // Authentication-Results only: kakitome trusts no ARC sealer, so a passing chain never
 // overrides a DMARC failure (RFC 7489 §7.2's local-policy override needs a list of
 // trusted intermediaries, RFC 8617 §7.2).
-import { arc, dkimVerify, type ARCData, type ARCResult } from 'mailauth';
+import type { ARCData, ARCResult } from 'mailauth';
+import { arc, dkimVerify } from '../mailauth.ts';
 import { forMailauth, MAILAUTH_STRICT, type MailauthResolver } from '../spf/resolver.ts';
 import { DKIM_OPTIONS } from '../dkim/verify.ts';
 

@@ -6,7 +6,8 @@
 // STANDARDS: RFC 6376 (§6.1: a verifier MAY limit the signatures it checks), RFC 8301
 // (rsa-sha1 is not accepted, RSA keys under 1024 bits are not), RFC 8463, RFC 8601 §2.7.1
 // (what Authentication-Results reports: header.d, header.s, header.a, header.b).
-import { dkimVerify, type DKIMResult, type DKIMVerifyResult } from 'mailauth';
+import type { DKIMResult, DKIMVerifyResult } from 'mailauth';
+import { dkimVerify } from '../mailauth.ts';
 import { forMailauth, MAILAUTH_STRICT, type MailauthResolver } from '../spf/resolver.ts';
 
 export type DkimResultKeyword = 'pass' | 'fail' | 'neutral' | 'policy' | 'temperror' | 'permerror' | 'none';

@@ -5,7 +5,8 @@
 // fields. RFC 7489 §6.6.1: "apply the DMARC check using each of those domains … and apply
 // the most strict policy selected among the checks that fail" — otherwise adding a second
 // mailbox to From would switch off the policy of a domain that publishes p=reject.
-import { dmarc, type DMARCResult } from 'mailauth';
+import type { DMARCResult } from 'mailauth';
+import { dmarc } from '../mailauth.ts';
 import { forMailauth, MAILAUTH_STRICT, type MailauthResolver } from '../spf/resolver.ts';
 
 export type DmarcResultKeyword = 'pass' | 'fail' | 'none' | 'temperror' | 'permerror';

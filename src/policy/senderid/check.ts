@@ -15,7 +15,7 @@
 // RFC 4406 evaluates in the same scope — and shows a selected "spf2.0/…pra…" record as
 // "v=spf1 <same terms>", hiding "v=spf1" records whenever an "spf2.0" record exists.
 // Other TXT records (exp= texts, anything else) pass through unchanged.
-import { spf } from 'mailauth';
+import { spf } from '../mailauth.ts';
 import type { HeaderSection } from '../../mail/header.ts';
 import { forMailauth, MAILAUTH_STRICT, type DnsAnswer, type MailauthResolver } from '../spf/resolver.ts';
 import { SPF_LIMITS, toSpfVerdict, type SpfResultKeyword } from '../spf/check.ts';

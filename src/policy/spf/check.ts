@@ -4,7 +4,8 @@
 // `authenticate`; `spfIdentity` is the one place both take their arguments from, so the
 // RFC 7208 suite run through `checkSpf` tests what port 25 does.
 import { isIP } from 'node:net';
-import { spf, type SPFResult } from 'mailauth';
+import type { SPFResult } from 'mailauth';
+import { spf } from '../mailauth.ts';
 import { plainAddress } from '../access/networks.ts';
 import { forMailauth, MAILAUTH_STRICT, type MailauthResolver } from './resolver.ts';
 
