@@ -50,7 +50,7 @@ export function startDaemon(command: string, args: string[], env: NodeJS.Process
       }
       const deadline = Date.now() + 10_000;
       while (family.some(stillRunning) && Date.now() < deadline) await sleep(100);
-      for (const process_ of family.filter(stillRunning)) process.kill(process_.pid, 'SIGKILL');
+      for (const straggler of family.filter(stillRunning)) process.kill(straggler.pid, 'SIGKILL');
     },
   };
 }

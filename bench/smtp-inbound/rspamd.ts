@@ -9,11 +9,11 @@
 // for kakitome). Every setting of the generated rspamd.conf says why it is there.
 import { existsSync, readFileSync } from 'node:fs';
 import { chown, mkdir, readFile, writeFile } from 'node:fs/promises';
-import { connect } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { run } from '../../test/harness/processes.ts';
 import { assertLoopback } from '../../test/harness/loopback.ts';
+import { isTcpPortFree } from '../../test/harness/ports.ts';
 import { familyCpuSeconds, familyMemory, startDaemon, type FamilyMemory } from './daemon.ts';
 import { childrenOf } from './procfs.ts';
 
@@ -136,22 +136,6 @@ function commandLine(pid: number): string {
   }
 }
 
-function listening(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host, port });
-    socket.setTimeout(1000);
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-    socket.once('timeout', () => {
-      socket.destroy();
-      resolve(false);
-    });
-  });
-}
-
 export async function startRspamd(tools: RspamdTools, settings: RspamdSettings, options: { readyTimeoutMs?: number } = {}): Promise<RspamdPeer> {
   assertLoopback(settings.host, 'rspamd listen address');
   assertLoopback(settings.dns.replace(/:\d+$/, ''), 'rspamd resolver');
@@ -177,7 +161,8 @@ export async function startRspamd(tools: RspamdTools, settings: RspamdSettings, 
     // Each worker logs its (empty) Hyperscan load once it has its maps and rules.
     const workers = childrenOf(mainPid).filter((child) => commandLine(child.pid).includes('rspamd_proxy')).length;
     const loaded = (await logTail(10_000)).split('\n').filter((line) => line.includes('rspamd_re_cache_load_hyperscan')).length;
-    if (workers >= settings.workers && loaded >= settings.workers && (await listening(settings.host, settings.port))) break;
+    // (The port is bound by the main process before it starts the workers.)
+    if (workers >= settings.workers && loaded >= settings.workers && !(await isTcpPortFree(settings.port, settings.host))) break;
     if (Date.now() > deadline) {
       await daemon.stop();
       throw new Error(`rspamd did not start within ${(options.readyTimeoutMs ?? 120_000) / 1000} s:\n${daemon.output()}\n${await logTail()}`);

@@ -7,7 +7,6 @@
 //
 // STANDARDS: RFC 6376 (DKIM), RFC 7208 (SPF), RFC 8617 (ARC), RFC 7489 with the RFC 9989
 // record rules (DMARC; §3.1 identifier alignment).
-import { isIP } from 'node:net';
 import type { ARCData, ARCResult, DKIMVerifyOptions, DKIMVerifyResult, DMARCResult, DNSResolver, SPFResult } from 'mailauth';
 import { dkimVerify } from 'mailauth/lib/dkim/verify.js';
 import { spf } from 'mailauth/lib/spf/index.js';
@@ -18,7 +17,8 @@ import { formatDomain, getAlignment } from 'mailauth/lib/tools.js';
 export { arc, dkimVerify, dmarc, spf };
 
 export interface CheckOptions extends Pick<DKIMVerifyOptions, 'minBitLength'> {
-  /** The MAIL FROM address; absent for the null reverse-path (SPF then checks HELO). */
+  /** spfIdentity() (src/policy/spf/check.ts) of the transaction: the MAIL FROM address
+   * (absent for the null reverse-path), the client address and the HELO identity. */
   sender?: string;
   ip: string;
   helo: string;
@@ -44,6 +44,15 @@ export interface CheckResult {
 }
 
 /**
+ * The ARC sets dkimVerify() parsed while it read the header (a hidden property, with its
+ * key cache), as arc() takes them. Its declared type (ARCSigningData) differs from
+ * arc()'s parameter only in allowing chain: false.
+ */
+export function arcDataOf(dkim: DKIMVerifyResult): ARCData {
+  return (dkim.arc ?? { chain: false }) as unknown as ARCData;
+}
+
+/**
  * DKIM, SPF, ARC and DMARC of one message, as mailauth's authenticate() runs them with
  * BIMI and sealing off: DKIM first (it parses the header the others read), SPF on the
  * envelope, ARC on the chain DKIM found, then DMARC from the aligned passes of both.
@@ -56,13 +65,8 @@ export async function checkMessage(message: Buffer, options: CheckOptions): Prom
     ...(minBitLength === undefined ? {} : { minBitLength }),
     ...({ rejectRsaSha1: options.rejectRsaSha1, strict } as object),
   });
-  // RFC 7208 §2.3: an address literal as HELO identity is written in brackets.
-  const helo = options.helo || options.ip;
-  const spfResult = await spf({
-    ...options,
-    helo: isIP(helo) ? `[${helo}]` : helo,
-  } as Parameters<typeof spf>[0]);
-  const arcResult = await arc(dkimResult.arc as ARCData, { resolver, strict, ip: options.ip, ...(minBitLength === undefined ? {} : { minBitLength }) } as Parameters<typeof arc>[1]);
+  const spfResult = await spf(options as Parameters<typeof spf>[0]);
+  const arcResult = await arc(arcDataOf(dkimResult), { resolver, strict, ip: options.ip, ...(minBitLength === undefined ? {} : { minBitLength }) } as Parameters<typeof arc>[1]);
   const result: CheckResult = { dkim: dkimResult, spf: spfResult, arc: arcResult, dmarc: false };
   if (!dkimResult.headerFrom) return result;
   const passing = (dkimResult.results ?? []).filter((r) => r.status.result === 'pass');

@@ -20,18 +20,18 @@
 import { isIP } from 'node:net';
 import type { Readable } from 'node:stream';
 import type SMTPConnection from 'nodemailer/lib/smtp-connection';
+import type { NextHop } from './next-hop.ts';
 
 /**
- * nodemailer's SMTP client is loaded on the first delivery, not at start: it and what
- * it pulls in are ~15 MB of resident memory that an instance which has sent nothing yet
- * does not need (README, Benchmarks: memory).
+ * nodemailer's SMTP client is loaded on the first delivery, not at start: ~5 MB of
+ * serve's resident memory that an instance which has sent nothing yet does not need
+ * (README, Benchmarks: memory).
  */
 let smtpConnectionClass: Promise<typeof SMTPConnection> | undefined;
 function loadSmtpConnection(): Promise<typeof SMTPConnection> {
   smtpConnectionClass ??= import('nodemailer/lib/smtp-connection').then((m) => m.default);
   return smtpConnectionClass;
 }
-import type { NextHop } from './next-hop.ts';
 
 export type RecipientResult = 'delivered' | 'temporary' | 'permanent';
 

@@ -1,11 +1,11 @@
 // ARC chain validation (RFC 8617 §5.2) through mailauth. Port 25 gets the result from
-// mailauth's `authenticate` (src/policy/sender-auth.ts); `verifyArc` runs the same
+// `checkMessage` (src/policy/mailauth.ts); `verifyArc` runs the same
 // validation on its own (the ARC validation suite). The result is reported in
 // Authentication-Results only: kakitome trusts no ARC sealer, so a passing chain never
 // overrides a DMARC failure (RFC 7489 §7.2's local-policy override needs a list of
 // trusted intermediaries, RFC 8617 §7.2).
-import type { ARCData, ARCResult } from 'mailauth';
-import { arc, dkimVerify } from '../mailauth.ts';
+import type { ARCResult } from 'mailauth';
+import { arc, arcDataOf, dkimVerify } from '../mailauth.ts';
 import { forMailauth, MAILAUTH_STRICT, type MailauthResolver } from '../spf/resolver.ts';
 import { DKIM_OPTIONS } from '../dkim/verify.ts';
 
@@ -30,11 +30,7 @@ export interface VerifyArcOptions {
 export async function verifyArc(message: Buffer, resolver: MailauthResolver, options: VerifyArcOptions = {}): Promise<ArcVerdict> {
   const strict = options.strict ?? MAILAUTH_STRICT;
   const dkim = await dkimVerify(message, { resolver: forMailauth(resolver), ...DKIM_OPTIONS, strict });
-  // dkimVerify parses the ARC sets while it reads the header (a hidden property, with
-  // its key cache); authenticate() hands it to arc() the same way. Its declared type
-  // (ARCSigningData) differs from arc()'s parameter only in allowing chain: false.
-  const data = (dkim.arc ?? { chain: false }) as unknown as ARCData;
-  const result = await arc(data, { resolver: forMailauth(resolver), minBitLength: DKIM_OPTIONS.minBitLength, strict });
+  const result = await arc(arcDataOf(dkim), { resolver: forMailauth(resolver), minBitLength: DKIM_OPTIONS.minBitLength, strict });
   return toArcVerdict(result);
 }
 

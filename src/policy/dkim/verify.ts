@@ -1,6 +1,6 @@
 // DKIM verification (RFC 6376) of every signature of a message, RSA and Ed25519
-// (RFC 8463), through mailauth. Port 25 gets these results from mailauth's
-// `authenticate` (src/policy/sender-auth.ts); `verifyDkim` runs the same verifier on its
+// (RFC 8463), through mailauth. Port 25 gets these results from
+// `checkMessage` (src/policy/mailauth.ts); `verifyDkim` runs the same verifier on its
 // own (the RFC 8463 Appendix A test, and anyone who needs DKIM alone).
 //
 // STANDARDS: RFC 6376 (§6.1: a verifier MAY limit the signatures it checks), RFC 8301

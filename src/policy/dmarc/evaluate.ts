@@ -1,6 +1,6 @@
 // DMARC (RFC 7489, and RFC 9989 as mailauth implements it: the DNS Tree Walk, sp/np and
-// t=y) for a message whose SPF and DKIM results are known. mailauth's `authenticate`
-// evaluates a message with one author domain; this module turns its result into ours and
+// t=y) for a message whose SPF and DKIM results are known. `checkMessage`
+// (src/policy/mailauth.ts) evaluates a message with one author domain; this module turns its result into ours and
 // covers what it leaves out: a From field with several author domains, or several From
 // fields. RFC 7489 §6.6.1: "apply the DMARC check using each of those domains … and apply
 // the most strict policy selected among the checks that fail" — otherwise adding a second

@@ -1,7 +1,7 @@
 // SPF (RFC 7208) for one SMTP transaction, through mailauth's evaluator: the MAIL FROM
 // identity, or the HELO identity when the reverse-path is null (RFC 7208 §2.4). The
-// inbound check (src/policy/sender-auth.ts) runs the same evaluation inside mailauth's
-// `authenticate`; `spfIdentity` is the one place both take their arguments from, so the
+// inbound check (src/policy/sender-auth.ts) runs the same evaluation inside
+// `checkMessage` (src/policy/mailauth.ts); `spfIdentity` is the one place both take their arguments from, so the
 // RFC 7208 suite run through `checkSpf` tests what port 25 does.
 import { isIP } from 'node:net';
 import type { SPFResult } from 'mailauth';
@@ -52,10 +52,10 @@ export interface SpfIdentityInput {
   mailFrom: string;
 }
 
-/** The arguments of mailauth's spf(), normalised as authenticate() does. */
+/** The arguments of mailauth's spf(), normalised once for checkSpf and checkMessage. */
 export function spfIdentity(input: SpfIdentityInput): { sender: string | undefined; ip: string; helo: string } {
   // A client that gave no HELO is checked by its address; a bare address literal gets
-  // its brackets (mailauth authenticate() does the same, so both paths agree).
+  // its brackets (RFC 7208 §2.3: the HELO identity as the client would write it).
   // An IPv4-mapped IPv6 address (a dual-stack listener's view of an IPv4 client) is the
   // IPv4 client it maps (RFC 7208 §5).
   const ip = plainAddress(input.ip);
