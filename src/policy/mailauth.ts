@@ -7,6 +7,7 @@
 //
 // STANDARDS: RFC 6376 (DKIM), RFC 7208 (SPF), RFC 8617 (ARC), RFC 7489 with the RFC 9989
 // record rules (DMARC; §3.1 identifier alignment).
+import './mailauth-stand-ins.ts'; // first: Joi and encoding-japanese are replaced before mailauth requires them
 import type { ARCData, ARCResult, DKIMVerifyOptions, DKIMVerifyResult, DMARCResult, DNSResolver, SPFResult } from 'mailauth';
 import { dkimVerify } from 'mailauth/lib/dkim/verify.js';
 import { spf } from 'mailauth/lib/spf/index.js';
