@@ -2,7 +2,11 @@
 // --cpu-prof DIR): self time by function and by package or source folder, and the
 // inclusive time of chosen functions, so that a profile can be read without a browser.
 //
-//   node bench/profile-summary.ts FILE.cpuprofile [--top 30] [--include NAME]...
+//   node bench/profile-summary.ts FILE.cpuprofile [--top 30] [--include NAME]... [--callers NAME]...
+//
+// --callers NAME: for the samples spent in NAME itself, the nearest callers that are not
+// native (three frames), so that a system call such as writeUtf8String is traced to the
+// code that makes it.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
@@ -19,10 +23,14 @@ interface Profile {
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { top: { type: 'string', default: '30' }, include: { type: 'string', multiple: true, default: [] } },
+  options: {
+    top: { type: 'string', default: '30' },
+    include: { type: 'string', multiple: true, default: [] },
+    callers: { type: 'string', multiple: true, default: [] },
+  },
 });
 if (positionals.length !== 1) {
-  console.error('usage: node bench/profile-summary.ts FILE.cpuprofile [--top 30] [--include NAME]...');
+  console.error('usage: node bench/profile-summary.ts FILE.cpuprofile [--top 30] [--include NAME]... [--callers NAME]...');
   process.exit(2);
 }
 const profile = JSON.parse(readFileSync(positionals[0]!, 'utf8')) as Profile;
@@ -44,6 +52,7 @@ function place(url: string): string {
 const self = new Map<string, number>();
 const selfPlace = new Map<string, number>();
 const inclusive = new Map<string, number>();
+const callers = new Map<string, Map<string, number>>();
 let total = 0;
 profile.samples.forEach((id, i) => {
   const dt = profile.timeDeltas[i] ?? 0;
@@ -53,6 +62,17 @@ profile.samples.forEach((id, i) => {
   const name = `${f.functionName || '(anonymous)'} ${place(f.url)}:${f.lineNumber + 1}`;
   self.set(name, (self.get(name) ?? 0) + dt);
   selfPlace.set(place(f.url), (selfPlace.get(place(f.url)) ?? 0) + dt);
+  if (values.callers.includes(f.functionName)) {
+    const chain: string[] = [];
+    for (let cur = parent.get(id); cur !== undefined && chain.length < 3; cur = parent.get(cur)) {
+      const frame = byId.get(cur)!.callFrame;
+      if (frame.url) chain.push(`${frame.functionName || '(anonymous)'} ${place(frame.url)}:${frame.lineNumber + 1}`);
+    }
+    const tally = callers.get(f.functionName) ?? new Map<string, number>();
+    const key = chain.join(' < ') || '(no JavaScript caller)';
+    tally.set(key, (tally.get(key) ?? 0) + dt);
+    callers.set(f.functionName, tally);
+  }
   const seen = new Set<string>();
   for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
     const fn = byId.get(cur)!.callFrame.functionName;
@@ -73,4 +93,8 @@ for (const [k, v] of [...self].filter(([k]) => !k.startsWith('(idle)')).sort((a,
 if (inclusive.size > 0) {
   console.log('\ninclusive time:');
   for (const [k, v] of [...inclusive].sort((a, b) => b[1] - a[1])) console.log(`  ${pct(v)}  ${k}`);
+}
+for (const [name, tally] of callers) {
+  console.log(`\ncallers of ${name}:`);
+  for (const [chain, v] of [...tally].sort((a, b) => b[1] - a[1]).slice(0, 8)) console.log(`  ${pct(v)}  ${chain}`);
 }

@@ -15,7 +15,7 @@
 import type { Socket } from 'node:net';
 import type { SecureContext } from 'node:tls';
 import { LineConnection } from '../net/line-connection.ts';
-import { randomBytes } from 'node:crypto';
+import { randomHex } from '../mail/random-id.ts';
 import type { Logger } from 'pino';
 import { DataReader, type DataProblem } from './data-reader.ts';
 import { isHeloArgument, lacksSmtpUtf8, parsePathArgument, type MailParams, type MailPath, type PathProblem } from './path.ts';
@@ -134,7 +134,7 @@ interface DataPhase<M extends MessageSink> {
 type CommandHandler = (argument: string) => Promise<void> | void;
 
 export function newQueueId(): string {
-  return randomBytes(8).toString('hex');
+  return randomHex(8);
 }
 
 export class SmtpSession<R = unknown, M extends MessageSink = MessageSink> {
