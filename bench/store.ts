@@ -16,6 +16,7 @@ import { performance } from 'node:perf_hooks';
 import { BlobStore } from '../src/store/blobs.ts';
 import { type Db, openDatabase, transaction } from '../src/store/sqlite/db.ts';
 import { SqliteMessageStore } from '../src/store/sqlite/messages.ts';
+import { MessageContents } from '../src/store/sqlite/contents.ts';
 import { GroupCommitter } from '../src/store/group-commit.ts';
 
 const { values } = parseArgs({
@@ -47,7 +48,7 @@ interface Setup {
 function openFresh(dataDir: string): { db: Db; blobs: BlobStore; messages: SqliteMessageStore; userId: number; mailboxId: number } {
   const db = openDatabase(join(dataDir, 'store.sqlite'));
   const blobs = BlobStore.open(dataDir);
-  const messages = new SqliteMessageStore(db, blobs);
+  const messages = new SqliteMessageStore(db, new MessageContents(db, blobs));
   db.prepare("INSERT INTO domains (name, created_at) VALUES ('bench.test', 0)").run();
   const userId = db
     .prepare("INSERT INTO users (address, domain, password_hash, created_at) VALUES ('b@bench.test', 'bench.test', 'x', 0)")

@@ -8,11 +8,14 @@
 //
 // Durability is split in two so that a group committer can batch it: write() fsyncs
 // the file's data, syncDirs() fsyncs the shard directories holding the new entries.
-// A message is durable only after both, and after its row is committed.
-import { randomBytes } from 'node:crypto';
-import { closeSync, createReadStream, fsyncSync, lstatSync, mkdirSync, openSync } from 'node:fs';
+// A message is durable only after both, and after its row is committed. New names come
+// from one shard at a time (newName()), so that a batch has one or two directories to
+// fsync rather than one per message.
+import { close, closeSync, constants, createReadStream, fsyncSync, lstatSync, mkdirSync, open as openFd, openSync, write as writeFd } from 'node:fs';
 import { lstat, open, readdir, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { randomOctets } from '../mail/random-id.ts';
 import { Readable } from 'node:stream';
 
 const BASE32_ALPHABET = 'abcdefghijklmnopqrstuvwxyz234567';
@@ -20,12 +23,14 @@ const BASE32_ALPHABET = 'abcdefghijklmnopqrstuvwxyz234567';
 // so the last character is one of the 8 values that are multiples of 4.
 const BLOB_NAME = /^[a-z2-7]{25}[aeimquy4]$/;
 const SHARD_COUNT = 256;
+/** New names in a row that share a shard (then the next shard is taken, in turn). */
+const NAMES_PER_SHARD = 64;
 
 export class InvalidBlobNameError extends Error {}
 
 /** A fresh random id: 26 lower-case base32 characters (RFC 4648 alphabet) of 16 random bytes. */
 export function newBlobName(): string {
-  return base32(randomBytes(16));
+  return base32(randomOctets(16));
 }
 
 export function isBlobName(name: string): boolean {
@@ -44,6 +49,8 @@ export interface BlobEntry {
 
 export class BlobStore {
   readonly root: string;
+  #shard = randomOctets(1)[0]!;
+  #namesLeftInShard = NAMES_PER_SHARD;
 
   private constructor(root: string) {
     this.root = root;
@@ -67,6 +74,24 @@ export class BlobStore {
     return new BlobStore(root);
   }
 
+  /**
+   * A fresh name for a new file: 16 random octets, but the first (which picks the
+   * shard) is shared by NAMES_PER_SHARD names in a row. Files written together then
+   * sit in one or two shard directories, and a batch fsyncs those instead of one
+   * directory per message; taken in turn, the shards still fill evenly. 120 random bits
+   * are left, and write() creates with O_EXCL, so a name is never reused.
+   */
+  newName(): string {
+    if (this.#namesLeftInShard === 0) {
+      this.#shard = (this.#shard + 1) % SHARD_COUNT;
+      this.#namesLeftInShard = NAMES_PER_SHARD;
+    }
+    this.#namesLeftInShard--;
+    const octets = randomOctets(16);
+    octets[0] = this.#shard;
+    return base32(octets);
+  }
+
   /** The file path of a blob; throws InvalidBlobNameError for anything but a well-formed id. */
   path(name: string): string {
     return join(this.root, this.shardOf(name), name);
@@ -81,18 +106,14 @@ export class BlobStore {
    */
   async write(
     content: Buffer | Uint8Array | AsyncIterable<Uint8Array>,
-    name: string = newBlobName(),
+    name: string = this.newName(),
   ): Promise<WrittenBlob> {
     const file = this.path(name);
+    if (content instanceof Uint8Array) return { name, size: await writeDurably(file, content) };
     const handle = await open(file, 'wx', 0o600);
     let size = 0;
     try {
-      if (content instanceof Uint8Array) {
-        await handle.writeFile(content);
-        size = content.byteLength;
-      } else {
-        await handle.writeFile(countBytes(content, (n) => (size += n)));
-      }
+      await handle.writeFile(countBytes(content, (n) => (size += n)));
       await handle.datasync();
     } catch (err) {
       await handle.close().catch(() => {});
@@ -135,6 +156,24 @@ export class BlobStore {
       const { bytesRead } = size === 0 ? { bytesRead: 0 } : await handle.read(buffer, 0, size, 0);
       if (bytesRead !== size) throw new Error(`message file ${name} has ${bytesRead} octets, the index says ${size}`);
       return buffer;
+    } finally {
+      await handle.close();
+    }
+  }
+
+  /** Up to maxBytes from the start of the file; empty when there is no such file. */
+  async readStart(name: string, maxBytes: number): Promise<Buffer> {
+    let handle;
+    try {
+      handle = await open(this.path(name), 'r');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return Buffer.alloc(0);
+      throw error;
+    }
+    try {
+      const buffer = Buffer.alloc(maxBytes);
+      const { bytesRead } = await handle.read(buffer, 0, maxBytes, 0);
+      return buffer.subarray(0, bytesRead);
     } finally {
       await handle.close();
     }
@@ -194,6 +233,34 @@ function base32(bytes: Uint8Array): string {
   }
   if (bits > 0) out += BASE32_ALPHABET[(value << (5 - bits)) & 31];
   return out;
+}
+
+const openFile = promisify(openFd);
+const writeFile = promisify(writeFd);
+const closeFile = promisify(close);
+/** O_DSYNC: each write returns once its data (and the size that locates it) is on disk, as fdatasync would make it. */
+const CREATE_DURABLE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_DSYNC;
+
+/**
+ * Writes content that is in memory to a new file, durably: open with O_DSYNC, write,
+ * close — one system call fewer than write and fdatasync, and plain descriptors rather
+ * than FileHandle objects, which cost the main thread more per call. On failure the
+ * file is removed.
+ */
+async function writeDurably(file: string, content: Uint8Array): Promise<number> {
+  const fd = await openFile(file, CREATE_DURABLE, 0o600);
+  try {
+    for (let offset = 0; offset < content.byteLength; ) {
+      const { bytesWritten } = await writeFile(fd, content, offset, content.byteLength - offset, null);
+      offset += bytesWritten;
+    }
+  } catch (err) {
+    await closeFile(fd).catch(() => {});
+    await unlink(file).catch(() => {});
+    throw err;
+  }
+  await closeFile(fd);
+  return content.byteLength;
 }
 
 async function* countBytes(

@@ -6,7 +6,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { runKakitome, type CliOptions, type CliResult } from '../harness/instance.ts';
 import { makeTempDir, removeDir } from '../harness/processes.ts';
 import { openStore } from '../../src/store/store.ts';
-import { deliverToUsers, messageFiles } from '../store/deliver.ts';
+import { deliverToUsers, storedContents } from '../store/deliver.ts';
 
 let dir: string;
 let config: string;
@@ -146,9 +146,9 @@ test('user remove deletes the mailbox, its message files and alias links', async
   let blob: string;
   try {
     const user = (await store.accounts.getUser('hank@example.test'))!;
-    const before = new Set(messageFiles(join(dir, 'data')));
+    const before = new Set(storedContents(join(dir, 'data')));
     await deliverToUsers(store, Buffer.from('Subject: hi\r\n\r\nhello\r\n'), [user.id]);
-    const added = messageFiles(join(dir, 'data')).filter((name) => !before.has(name));
+    const added = storedContents(join(dir, 'data')).filter((name) => !before.has(name));
     assert.equal(added.length, 1);
     blob = added[0]!;
   } finally {
@@ -159,7 +159,7 @@ test('user remove deletes the mailbox, its message files and alias links', async
   assert.match(r.stdout, /removed user hank@example\.test \(and from 1 alias\(es\)\)/);
   const reopened = openStore(join(dir, 'data'));
   try {
-    assert.equal(messageFiles(join(dir, 'data')).includes(blob), false);
+    assert.equal(storedContents(join(dir, 'data')).includes(blob), false);
     assert.deepEqual((await reopened.accounts.getAlias('team@example.test'))?.targets, ['alice@example.test']);
   } finally {
     await reopened.close();

@@ -24,7 +24,9 @@ const logged = (instance: Instance, msg: string) => instance.logEntries().filter
 
 test('serve removes, at start, message files no row references, and logs how many; the mail its rows reference stays, byte for byte', async (t) => {
   const instance = await startInstance({ t, users: [{ address: USER, password: PASSWORD }] });
-  const [kept] = await deliver(instance, USER, [testMessage(USER, { prefix: 'kept' })]);
+  // Larger than what the database holds (src/store/sqlite/contents.ts): a message file.
+  const body = Array.from({ length: 1800 }, (_, line) => `line ${line} of a message kept in a file, ${'x'.repeat(40)}`).join('\r\n');
+  const [kept] = await deliver(instance, USER, [testMessage(USER, { prefix: 'kept', body })]);
   const before = await openMaildrop(instance, USER, PASSWORD);
   const retrievedBefore = await before.retr(1);
   const uidlBefore = await before.uidl();

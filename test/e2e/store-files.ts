@@ -1,6 +1,7 @@
 // A mailbox as the store holds it, read straight from a running (or stopped)
-// instance: the sqlite index opened read-only, and the message files through the
-// store's own path rules (src/store/blobs.ts). Only for tests about storage itself
+// instance: the sqlite index opened read-only, and each message's content from the
+// database (message_contents) or its file, through the store's own path rules
+// (src/store/blobs.ts). Only for tests about storage itself
 // (durability after kill -9: the index row and the file agree); every other
 // end-to-end test looks at a mailbox the way its user does, over POP3 (mailbox.ts).
 import { DatabaseSync } from 'node:sqlite';
@@ -25,6 +26,8 @@ interface MessageRow {
   uid: number;
   size: number;
   blob: string;
+  /** The content when it is in the database (src/store/sqlite/contents.ts), else null: a file. */
+  content: Uint8Array | null;
 }
 
 const dataDirOf = (instance: Instance) => join(instance.dir, 'data');
@@ -48,8 +51,9 @@ function rowsOf(dataDir: string, address: string): MessageRow[] {
     if (!user) throw new Error(`no user ${address} in ${file}`);
     return db
       .prepare(
-        `SELECT m.uid AS uid, m.size AS size, m.blob AS blob
+        `SELECT m.uid AS uid, m.size AS size, m.blob AS blob, c.content AS content
            FROM messages m JOIN mailboxes b ON m.mailbox_id = b.id
+           LEFT JOIN message_contents c ON c.name = m.blob
           WHERE b.user_id = ? AND b.name = 'INBOX'
           ORDER BY m.uid`,
       )
@@ -67,7 +71,7 @@ export async function storedMessagesOf(instance: Instance, address: string): Pro
   const blobs = blobStoreOf(dataDir);
   return Promise.all(
     rows.map(async (row) => {
-      const bytes = await readFile(blobs.path(row.blob));
+      const bytes = row.content ? Buffer.from(row.content) : await readFile(blobs.path(row.blob));
       return { uid: row.uid, size: row.size, bytes, content: bytes.toString('utf8') };
     }),
   );

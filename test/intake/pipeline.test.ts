@@ -11,7 +11,7 @@ import { Intake, type IntakeMessage } from '../../src/intake/intake.ts';
 import type { Step } from '../../src/intake/step.ts';
 import { MailDeliveryAgent } from '../../src/mda/deliver.ts';
 import { openStore, type Store } from '../../src/store/store.ts';
-import { messageFiles } from '../store/deliver.ts';
+import { storedContents } from '../store/deliver.ts';
 
 async function fixture(t: import('node:test').TestContext) {
   const dir = mkdtempSync(join(tmpdir(), 'kakitome-intake-'));
@@ -105,7 +105,7 @@ test('reject and tempfail stop the pipeline and store nothing', async (t) => {
   }
   assert.equal(laterRan, false);
   assert.deepEqual(await mailbox(f.store, f.alice), []);
-  assert.equal(messageFiles(join(f.dir, 'data')).length, 0);
+  assert.equal(storedContents(join(f.dir, 'data')).length, 0);
 });
 
 test('a step that throws or outlives its timeout tempfails the message with 451 4.3.0', async (t) => {

@@ -7,7 +7,7 @@ import { runKakitome, type CliResult } from '../harness/instance.ts';
 import { makeTempDir, removeDir } from '../harness/processes.ts';
 import { openStore, type Store } from '../../src/store/store.ts';
 import { openDatabase } from '../../src/store/sqlite/db.ts';
-import { messageFiles } from '../store/deliver.ts';
+import { storedContents } from '../store/deliver.ts';
 import { enqueue, inbox } from './helpers.ts';
 
 let dir: string;
@@ -103,6 +103,6 @@ test('queue list, show, retry and cancel', async () => {
     assert.match(notice!, /Final-Recipient: rfc822; carol@example\.net\r\n/);
     assert.match(notice!, /Subject: outbound test/);
     // Only the notice's file is left.
-    assert.equal(messageFiles(join(dir, 'data')).length, 1);
+    assert.equal(storedContents(join(dir, 'data')).length, 1);
   });
 });

@@ -11,7 +11,7 @@ import { openStore, type Store } from '../../src/store/store.ts';
 import { type Db, openDatabase } from '../../src/store/sqlite/db.ts';
 import { createIntake } from '../../src/app/intake.ts';
 import type { Intake } from '../../src/intake/intake.ts';
-import { messageFiles } from '../store/deliver.ts';
+import { storedContents } from '../store/deliver.ts';
 
 export interface QueueFixture {
   dir: string;
@@ -100,7 +100,7 @@ export async function inbox(store: Pick<Store, 'mailboxes'>, userId: number): Pr
 
 /** Message files in the data directory. */
 export async function blobCount(dataDir: string): Promise<number> {
-  return messageFiles(dataDir).length;
+  return storedContents(dataDir).length;
 }
 /** Polls until check() is true; fails after timeoutMs. */
 export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs = 10_000, what = 'condition'): Promise<void> {

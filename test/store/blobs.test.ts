@@ -122,7 +122,8 @@ describe('BlobStore', () => {
   });
 
   test('syncDirs() fsyncs the shard directory of each given name, once per shard', async (t) => {
-    const written = await Promise.all([1, 2, 3, 4].map((n) => blobs.write(Buffer.from(`n${n}`))));
+    // Names from newBlobName() land in random shards (newName() would put them in one).
+    const written = await Promise.all([1, 2, 3, 4].map((n) => blobs.write(Buffer.from(`n${n}`), newBlobName())));
     // A name given twice: its shard is still synced once.
     const names = [...written.map((blob) => blob.name), written[0]!.name];
     const expected = [...new Set(names.map((name) => dirname(blobs.path(name))))].sort();
@@ -147,6 +148,21 @@ describe('BlobStore', () => {
     }
     assert.deepEqual(synced.sort(), expected);
     assert.ok(expected.length >= 2 && expected.every((dir) => dirname(dir) === blobs.root), 'the shards under the blobs root');
+  });
+
+  test('newName() keeps 64 new names in a row in one shard, then takes the next', async () => {
+    const names = Array.from({ length: 64 * 3 }, () => blobs.newName());
+    assert.equal(new Set(names).size, names.length, 'every name is new');
+    for (const name of names) assert.ok(isBlobName(name), name);
+    const shards = names.map((name) => dirname(blobs.path(name)));
+    const runs = shards.filter((shard, index) => index === 0 || shard !== shards[index - 1]);
+    assert.ok(runs.length === 3 || runs.length === 4, `three or four runs of one shard (the first may be partly used): ${runs.length}`);
+    assert.equal(new Set(runs).size, runs.length, 'each run in another shard');
+    const first = parseInt(runs[0]!.slice(-2), 16);
+    runs.forEach((shard, index) => assert.equal(parseInt(shard.slice(-2), 16), (first + index) % 256, 'shards taken in turn'));
+    // Written and read back under such names like any other.
+    const { name } = await blobs.write(Buffer.from('sharded'));
+    assert.equal((await blobs.read(name)).toString(), 'sharded');
   });
 
   test('entries() lists blob files and skips anything else', async () => {

@@ -1,7 +1,9 @@
 // Test helpers on the public store roles: a message delivered the way the MDA does it
-// (write the reserved file, then commit), and the message files as the disk has them.
-import { readdirSync } from 'node:fs';
+// (write the reserved file, then commit), and the message contents as the data
+// directory has them (files, and small messages in the database).
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import type { Store } from '../../src/store/store.ts';
 
 /** Delivers content into each user's INBOX through the delivery store; resolves when durable. */
@@ -17,4 +19,25 @@ export async function deliverToUsers(store: Pick<Store, 'deliveries'>, content: 
 export function messageFiles(dataDir: string): string[] {
   const root = join(dataDir, 'blobs');
   return readdirSync(root).flatMap((shard) => readdirSync(join(root, shard)));
+}
+
+/** The database of a data directory: serve's kakitome.db, or the store.sqlite of the store tests. */
+function databaseOf(dataDir: string): string {
+  const served = join(dataDir, 'kakitome.db');
+  return existsSync(served) ? served : join(dataDir, 'store.sqlite');
+}
+
+/** Names of the message contents in the database (src/store/sqlite/contents.ts). */
+export function databaseContents(dataDir: string): string[] {
+  const db = new DatabaseSync(databaseOf(dataDir), { readOnly: true, timeout: 5000 });
+  try {
+    return (db.prepare('SELECT name FROM message_contents ORDER BY name').all() as { name: string }[]).map((row) => row.name);
+  } finally {
+    db.close();
+  }
+}
+
+/** Names of every stored message content: the message files and the contents in the database. */
+export function storedContents(dataDir: string): string[] {
+  return [...messageFiles(dataDir), ...databaseContents(dataDir)];
 }

@@ -2,13 +2,14 @@
 // dir, and users created with plain SQL (the account API is not used here on purpose).
 // `messages` drives the sqlite message store through mailbox ids, as these tests
 // were written: each call maps to the DeliveryStore/MailboxStore API one to one.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { BlobStore } from '../../src/store/blobs.ts';
 import { type Db, openDatabase } from '../../src/store/sqlite/db.ts';
 import { SqliteMessageStore } from '../../src/store/sqlite/messages.ts';
+import { MessageContents } from '../../src/store/sqlite/contents.ts';
 import type { StoredMessage } from '../../src/store/mailboxes.ts';
 
 export function makeTempDir(): string {
@@ -105,10 +106,23 @@ export interface OpenedStore {
   messages: MessagesByMailbox;
 }
 
-export function openStore(dataDir: string, options: { maxBatchSize?: number } = {}): OpenedStore {
+/** `inlineMaxBytes: 0` keeps every message in a file; by default small ones go into the database. */
+export function openStore(dataDir: string, options: { maxBatchSize?: number; inlineMaxBytes?: number } = {}): OpenedStore {
   const db = openDatabase(join(dataDir, 'store.sqlite'));
   const blobs = BlobStore.open(dataDir);
-  return { db, blobs, messages: new MessagesByMailbox(db, new SqliteMessageStore(db, blobs, options)) };
+  const contents = new MessageContents(db, blobs, { inlineMaxBytes: options.inlineMaxBytes });
+  return { db, blobs, messages: new MessagesByMailbox(db, new SqliteMessageStore(db, contents, options)) };
+}
+
+/** Stored message contents: message files plus contents in the database. */
+export async function countContents(store: Pick<OpenedStore, 'db' | 'blobs'>): Promise<number> {
+  const rows = store.db.prepare('SELECT count(*) AS n FROM message_contents').get() as { n: number };
+  return (await countBlobFiles(store.blobs)) + Number(rows.n);
+}
+
+/** Whether a message's content is stored, as a file or in the database. */
+export function contentExists(store: Pick<OpenedStore, 'db' | 'blobs'>, name: string): boolean {
+  return existsSync(store.blobs.path(name)) || store.db.prepare('SELECT 1 FROM message_contents WHERE name = ?').get(name) !== undefined;
 }
 
 /** Inserts the user (and its domain if missing) directly; returns the user id. */

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { countBlobFiles, createUser, deterministicMessage, makeTempDir, openStore, removeTempDir } from './helpers.ts';
+import { countContents, createUser, deterministicMessage, makeTempDir, openStore, removeTempDir } from './helpers.ts';
 
 const CHILD = join(import.meta.dirname, 'fixtures', 'deliver-until-killed.ts');
 const KILL_AFTER_ACKS = 300;
@@ -62,7 +62,7 @@ test('every delivery acknowledged before SIGKILL survives it', async (t) => {
     // Files of deliveries cut off before their commit are orphans, and collection removes exactly those.
     const orphans = await reopened.messages.collectOrphanBlobs({ minAgeMs: 0 });
     t.diagnostic(`${acked.size} acknowledged, ${stored.length} rows after the kill, ${orphans.length} orphan files`);
-    assert.equal(await countBlobFiles(reopened.blobs), stored.length);
+    assert.equal(await countContents(reopened), stored.length);
     const [next] = await reopened.messages.deliver(deterministicMessage(0), [mailbox]);
     assert.ok(next!.uid > Math.max(0, ...uids));
   } finally {

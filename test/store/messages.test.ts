@@ -6,7 +6,9 @@ import { BatchCommitError } from '../../src/store/group-commit.ts';
 import { UnknownMailboxError, UnknownMessageError } from '../../src/store/mailboxes.ts';
 import { SqliteAccountStore } from '../../src/store/sqlite/accounts.ts';
 import {
+  contentExists,
   countBlobFiles,
+  countContents,
   createUser,
   deterministicMessage,
   makeTempDir,
@@ -15,15 +17,21 @@ import {
   removeTempDir,
 } from './helpers.ts';
 
-describe('MessageStore', () => {
+// Every test runs twice: with small messages in the database (the default) and with
+// every message in a file (inlineMaxBytes: 0), the path that large messages take.
+for (const { where, inlineMaxBytes } of [
+  { where: 'in the database', inlineMaxBytes: undefined },
+  { where: 'in files', inlineMaxBytes: 0 },
+]) describe(`MessageStore, content ${where}`, () => {
   let dataDir: string;
   let store: OpenedStore;
   let alice: number;
   let bob: number;
+  const inFiles = inlineMaxBytes === 0;
 
   beforeEach(async () => {
     dataDir = makeTempDir();
-    store = openStore(dataDir);
+    store = openStore(dataDir, { inlineMaxBytes });
     alice = store.messages.ensureInbox(createUser(store.db, 'alice@example.test'));
     bob = store.messages.ensureInbox(createUser(store.db, 'bob@example.test'));
   });
@@ -92,7 +100,7 @@ describe('MessageStore', () => {
     assert.equal(next!.uid, 51);
   });
 
-  test('a delivery to several mailboxes shares one blob file', async () => {
+  test('a delivery to several mailboxes shares one content', async () => {
     const content = deterministicMessage(7);
     const delivered = await store.messages.deliver(content, [alice, bob]);
     assert.equal(delivered.length, 2);
@@ -102,25 +110,27 @@ describe('MessageStore', () => {
     );
     assert.notEqual(delivered[0]!.uidl, delivered[1]!.uidl);
     assert.equal(blobNameOf(delivered[0]!.id), blobNameOf(delivered[1]!.id));
-    assert.equal(await countBlobFiles(store.blobs), 1);
+    assert.equal(await countContents(store), 1);
+    assert.equal(await countBlobFiles(store.blobs), inFiles ? 1 : 0);
     for (const message of delivered) assert.deepEqual(await store.messages.readContent(message.id), content);
   });
 
-  test('expunge removes a file only once no row references it', async () => {
+  test('expunge removes a content only once no row references it', async () => {
     const [toAlice, toBob] = await store.messages.deliver(deterministicMessage(1), [alice, bob]);
     const [aliceOnly] = await store.messages.deliver(deterministicMessage(2), [alice]);
-    const shared = store.blobs.path(blobNameOf(toAlice!.id));
-    const single = store.blobs.path(blobNameOf(aliceOnly!.id));
+    const shared = blobNameOf(toAlice!.id);
+    const single = blobNameOf(aliceOnly!.id);
+    assert.equal(existsSync(store.blobs.path(single)), inFiles);
 
     await store.messages.expunge(alice, [toAlice!.id, aliceOnly!.id]);
     assert.deepEqual((await store.messages.list(alice)), []);
-    assert.equal(existsSync(single), false);
-    assert.equal(existsSync(shared), true, 'still referenced by bob');
+    assert.equal(contentExists(store, single), false);
+    assert.equal(contentExists(store, shared), true, 'still referenced by bob');
     assert.deepEqual(await store.messages.readContent(toBob!.id), deterministicMessage(1));
 
     await store.messages.expunge(bob, [toBob!.id]);
-    assert.equal(existsSync(shared), false);
-    assert.equal(await countBlobFiles(store.blobs), 0);
+    assert.equal(contentExists(store, shared), false);
+    assert.equal(await countContents(store), 0);
     await assert.rejects(store.messages.readContent(toBob!.id), UnknownMessageError);
   });
 
@@ -150,7 +160,7 @@ describe('MessageStore', () => {
     assert.deepEqual(freed, [aliceOnlyBlob]);
     assert.equal(store.db.prepare('SELECT count(*) AS n FROM mailboxes WHERE id = ?').get(alice)!.n, 0);
     await store.messages.removeBlobs(freed);
-    assert.equal(await countBlobFiles(store.blobs), 1);
+    assert.equal(await countContents(store), 1);
     assert.equal((await store.messages.list(bob)).length, 1);
   });
 
@@ -163,7 +173,7 @@ describe('MessageStore', () => {
       blobsRemoved: 1,
     });
     assert.equal(store.db.prepare('SELECT count(*) AS n FROM users').get()!.n, 1);
-    assert.equal(await countBlobFiles(store.blobs), 1);
+    assert.equal(await countContents(store), 1);
     assert.deepEqual(await store.messages.readContent((await store.messages.list(bob))[0]!.id), deterministicMessage(1));
   });
 
@@ -194,7 +204,8 @@ describe('MessageStore', () => {
     for (const [i, [message]] of delivered.entries()) {
       assert.deepEqual(await store.messages.readContent(message!.id), deterministicMessage(i));
     }
-    assert.equal(await countBlobFiles(store.blobs), count);
+    assert.equal(await countContents(store), count);
+    assert.equal(await countBlobFiles(store.blobs), inFiles ? count : 0);
   });
 
   test('a delivery to an unknown mailbox fails alone and leaves no file', async () => {
@@ -208,7 +219,7 @@ describe('MessageStore', () => {
     assert.ok((results[1] as PromiseRejectedResult).reason instanceof UnknownMailboxError);
     assert.equal(results[2]!.status, 'fulfilled');
     assert.equal((await store.messages.list(alice)).length, 1, 'the failed delivery left no row in alice');
-    assert.equal(await countBlobFiles(store.blobs), 2);
+    assert.equal(await countContents(store), 2);
     assert.equal(store.db.prepare('SELECT next_uid FROM mailboxes WHERE id = ?').get(alice)!.next_uid, 2);
   });
 
@@ -228,10 +239,10 @@ describe('MessageStore', () => {
     assert.equal(store.db.prepare('SELECT count(*) AS n FROM messages').get()!.n, 0);
     assert.equal(store.db.prepare('SELECT next_uid FROM mailboxes WHERE id = ?').get(alice)!.next_uid, 1);
     assert.equal(store.messages.commitStats.failedBatches > 0, true);
-    // Their files are orphans, removed by collection.
-    assert.equal(await countBlobFiles(store.blobs), 20);
-    assert.equal((await store.messages.collectOrphanBlobs({ minAgeMs: 0 })).length, 20);
-    assert.equal(await countBlobFiles(store.blobs), 0);
+    // Their files are orphans, removed by collection; content bound for the database was never written.
+    assert.equal(await countContents(store), inFiles ? 20 : 0);
+    assert.equal((await store.messages.collectOrphanBlobs({ minAgeMs: 0 })).length, inFiles ? 20 : 0);
+    assert.equal(await countContents(store), 0);
   });
 
   test('collectOrphanBlobs removes unreferenced files but spares referenced, young and in-flight ones', async () => {
@@ -250,20 +261,20 @@ describe('MessageStore', () => {
       yield Buffer.from('body\r\n');
     }
     const inFlight = store.messages.deliver(slowContent(), [bob]);
-    while ((await countBlobFiles(store.blobs)) < 3) await new Promise((resolve) => setTimeout(resolve, 5));
+    while ((await countContents(store)) < 3) await new Promise((resolve) => setTimeout(resolve, 5));
 
     assert.deepEqual(await store.messages.collectOrphanBlobs({ minAgeMs: 0 }), [orphan]);
     releaseContent();
     const [slow] = await inFlight;
     assert.equal((await store.messages.readContent(slow!.id)).toString(), 'Subject: slow\r\n\r\nbody\r\n');
     assert.deepEqual(await store.messages.readContent(kept!.id), deterministicMessage(1));
-    assert.equal(await countBlobFiles(store.blobs), 2);
+    assert.equal(await countContents(store), 2);
   });
 
   test('deliver() refuses an empty or repeated mailbox list', async () => {
     await assert.rejects(store.messages.deliver(deterministicMessage(1), []), RangeError);
     await assert.rejects(store.messages.deliver(deterministicMessage(1), [alice, alice]), RangeError);
-    assert.equal(await countBlobFiles(store.blobs), 0);
+    assert.equal(await countContents(store), 0);
   });
 });
 

@@ -1,12 +1,15 @@
 // The mailbox and delivery stores on sqlite (src/store/mailboxes.ts and
-// deliveries.ts are the contracts): one blob file per message variant plus one
-// `messages` row per mailbox copy. Rows and files keep one invariant: a row never
-// exists without its file. Delivery writes and fsyncs the file before its rows are
-// committed; expunge commits the deletion before it removes files. A crash in between
-// leaves only an orphan file, which collectOrphans() removes at startup.
+// deliveries.ts are the contracts): one content per message variant (in the database
+// or a message file: src/store/sqlite/contents.ts) plus one `messages` row per mailbox
+// copy. Rows and content keep one invariant: a row never exists without its content.
+// Delivery writes and fsyncs a file before its rows are committed, and inserts
+// database content in the same transaction; expunge deletes database content with the
+// rows and commits the deletion before it removes files. A crash in between leaves
+// only an orphan file, which collectOrphans() removes at startup.
 import type { Readable } from 'node:stream';
 import type { StatementSync } from 'node:sqlite';
-import { type BlobStore, newBlobName } from '../blobs.ts';
+import { newBlobName } from '../blobs.ts';
+import type { MessageContents } from './contents.ts';
 import { BatchCommitError, type GroupCommitStats, GroupCommitter } from '../group-commit.ts';
 import { type Db, transaction } from './db.ts';
 import { INBOX, type MailboxStore, type StoredMessage, UnknownMailboxError, UnknownMessageError } from '../mailboxes.ts';
@@ -37,21 +40,20 @@ const MESSAGE_COLUMNS = 'id, mailbox_id, uid, uidl, size, flags, keywords, recei
 
 export class SqliteMessageStore implements MailboxStore, DeliveryStore {
   readonly #db: Db;
-  readonly #blobs: BlobStore;
+  readonly #contents: MessageContents;
   readonly #committer: GroupCommitter<Delivery, DeliveredCopy[][]>;
   /** Blobs written or being written whose rows are not committed yet: never orphans. */
   readonly #inFlight = new Set<string>();
   readonly #takeNextUid: StatementSync;
   readonly #insertMessage: StatementSync;
-  readonly #referencesBlob: StatementSync;
   readonly #blobOfMessage: StatementSync;
   readonly #insertQueued: StatementSync;
   readonly #selectMailbox: StatementSync;
   readonly #insertMailbox: StatementSync;
 
-  constructor(db: Db, blobs: BlobStore, options: { maxBatchSize?: number } = {}) {
+  constructor(db: Db, contents: MessageContents, options: { maxBatchSize?: number } = {}) {
     this.#db = db;
-    this.#blobs = blobs;
+    this.#contents = contents;
     this.#takeNextUid = db.prepare(
       'UPDATE mailboxes SET next_uid = next_uid + 1 WHERE id = ? RETURNING next_uid - 1 AS uid',
     );
@@ -63,9 +65,6 @@ export class SqliteMessageStore implements MailboxStore, DeliveryStore {
       `INSERT INTO mailboxes (user_id, name, uid_validity) VALUES (?, ?, ?)
        ON CONFLICT (user_id, name) DO NOTHING`,
     );
-    this.#referencesBlob = db.prepare(
-      'SELECT 1 FROM messages WHERE blob = ?1 UNION ALL SELECT 1 FROM queue WHERE blob = ?1 LIMIT 1',
-    );
     this.#insertQueued = db.prepare(
       `INSERT INTO queue (queue_id, blob, size, mail_from, recipient, origin, created_at, next_attempt_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -73,7 +72,7 @@ export class SqliteMessageStore implements MailboxStore, DeliveryStore {
     this.#blobOfMessage = db.prepare('SELECT blob FROM messages WHERE id = ?');
     this.#committer = new GroupCommitter<Delivery, DeliveredCopy[][]>({
       db,
-      prepare: (deliveries) => blobs.syncDirs(deliveries.flatMap((delivery) => delivery.parts.map((part) => part.file))),
+      prepare: (deliveries) => contents.syncFiles(deliveries.flatMap((delivery) => delivery.parts.map((part) => part.file))),
       apply: (delivery) => this.#insertRows(delivery),
       ...options,
     });
@@ -102,18 +101,17 @@ export class SqliteMessageStore implements MailboxStore, DeliveryStore {
    * delivery is committed or abandoned. Write it with writeMessageFile().
    */
   newMessageFile(): string {
-    const name = newBlobName();
+    const name = this.#contents.newName();
     this.#inFlight.add(name);
     return name;
   }
 
   async writeMessageFile(name: string, content: Buffer | Uint8Array | AsyncIterable<Uint8Array>): Promise<{ size: number }> {
-    const { size } = await this.#blobs.write(content, name);
-    return { size };
+    return this.#contents.write(name, content);
   }
 
   openMessageFile(name: string, range?: { start: number; end: number }): Readable {
-    return this.#blobs.open(name, range);
+    return this.#contents.open(name, range);
   }
 
   async commitDelivery(parts: readonly DeliveryPart[]): Promise<DeliveredCopy[][]> {
@@ -124,7 +122,10 @@ export class SqliteMessageStore implements MailboxStore, DeliveryStore {
       if (mailboxes.size !== part.copies.length) throw new RangeError('a delivery got a mailbox twice');
     }
     const delivered = await this.#committer.commit({ parts, receivedAt: Date.now() });
-    for (const part of parts) this.#inFlight.delete(part.file);
+    for (const part of parts) {
+      this.#inFlight.delete(part.file);
+      this.#contents.forget(part.file);
+    }
     return delivered;
   }
 
@@ -133,7 +134,7 @@ export class SqliteMessageStore implements MailboxStore, DeliveryStore {
     // After a failed COMMIT the rows may still have reached the disk (an fsync error
     // leaves it in doubt), so only orphan collection, which checks the rows, may remove the file.
     try {
-      if (!(reason instanceof BatchCommitError)) await this.#blobs.remove(name).catch(() => {});
+      await this.#contents.abandon(name, !(reason instanceof BatchCommitError));
     } finally {
       this.#inFlight.delete(name);
     }
@@ -154,15 +155,15 @@ export class SqliteMessageStore implements MailboxStore, DeliveryStore {
   }
 
   async openMessage(id: number): Promise<Readable> {
-    return this.#blobs.open(this.#blobOf(id));
+    return this.#contents.open(this.#blobOf(id));
   }
 
   async readMessage(id: number): Promise<Buffer> {
-    return this.#blobs.read(this.#blobOf(id));
+    return this.#contents.read(this.#blobOf(id));
   }
 
   async readListedMessage(message: Pick<StoredMessage, 'id' | 'size'>): Promise<Buffer> {
-    return this.#blobs.readKnownSize(this.#blobOf(message.id), message.size);
+    return this.#contents.readKnownSize(this.#blobOf(message.id), message.size);
   }
 
   async expunge(mailboxId: number, ids: readonly number[]): Promise<void> {
@@ -200,9 +201,9 @@ export class SqliteMessageStore implements MailboxStore, DeliveryStore {
     });
   }
 
-  /** Removes blob files whose rows are already deleted and committed. */
+  /** Removes message files whose rows are already deleted and committed. */
   async removeBlobs(names: Iterable<string>): Promise<void> {
-    await Promise.all([...names].map((name) => this.#blobs.remove(name)));
+    await this.#contents.removeFiles(names);
   }
 
   /**
@@ -214,11 +215,12 @@ export class SqliteMessageStore implements MailboxStore, DeliveryStore {
   async collectOrphans(options: { minAgeMs?: number } = {}): Promise<string[]> {
     const minAgeMs = options.minAgeMs ?? DEFAULT_ORPHAN_MIN_AGE_MS;
     const removed: string[] = [];
-    for await (const entry of this.#blobs.entries()) {
+    this.#contents.collectUnreferenced();
+    for await (const entry of this.#contents.files()) {
       if (Date.now() - entry.mtimeMs < minAgeMs) continue;
       // Checked together, synchronously: a delivery leaves #inFlight only after its rows are committed.
-      if (this.#inFlight.has(entry.name) || this.#referencesBlob.get(entry.name)) continue;
-      if (await this.#blobs.remove(entry.name)) removed.push(entry.name);
+      if (this.#inFlight.has(entry.name) || this.#contents.isReferenced(entry.name)) continue;
+      if (await this.#contents.removeFile(entry.name)) removed.push(entry.name);
     }
     return removed;
   }
@@ -238,6 +240,7 @@ export class SqliteMessageStore implements MailboxStore, DeliveryStore {
         const firstAttempt = Math.max(q.notBefore ?? delivery.receivedAt, delivery.receivedAt);
         this.#insertQueued.run(q.queueId, part.file, part.size, q.mailFrom, q.recipient, q.origin, delivery.receivedAt, firstAttempt);
       }
+      this.#contents.insertPending(part.file);
       return part.copies.map((copy) => this.#insertCopy(part, copy, delivery.receivedAt));
     });
   }
@@ -262,8 +265,9 @@ export class SqliteMessageStore implements MailboxStore, DeliveryStore {
     return { id: Number(lastInsertRowid), userId: copy.userId, mailboxId, uid: row.uid, uidl };
   }
 
+  /** Inside the deleting transaction: frees the content nothing references now; returns the names (files go after the commit). */
   #unreferenced(blobs: Set<string>): string[] {
-    return [...blobs].filter((blob) => !this.#referencesBlob.get(blob));
+    return this.#contents.unreferenced(blobs);
   }
 
   #blobOf(id: number): string {

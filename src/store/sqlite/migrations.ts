@@ -119,4 +119,13 @@ export const migrations: readonly string[] = [
       FROM missing_roles m WHERE NOT EXISTS (SELECT 1 FROM users);
   DROP TABLE missing_roles;
   `,
+  // v6: message content up to 100 KB in the database (src/store/sqlite/contents.ts),
+  // inserted and deleted in the same transactions as the rows that reference it by
+  // name (messages.blob, queue.blob); larger content stays in message files.
+  `
+  CREATE TABLE message_contents (
+    name        TEXT PRIMARY KEY,            -- a message name, as in messages.blob and queue.blob
+    content     BLOB NOT NULL
+  ) STRICT;
+  `,
 ];

@@ -9,6 +9,7 @@ import { SqliteMessageStore } from './messages.ts';
 import { SqliteQueueStore } from './queue.ts';
 import { SqliteGrantStore } from './grants.ts';
 import { BlobStore } from '../blobs.ts';
+import { MessageContents } from './contents.ts';
 import type { Store } from '../store.ts';
 
 export const DATABASE_FILE = 'kakitome.db';
@@ -32,12 +33,13 @@ export function openSqliteStore(
   }
   const db = openDatabase(join(dataDir, DATABASE_FILE));
   const blobs = BlobStore.open(dataDir);
-  const messages = new SqliteMessageStore(db, blobs);
+  const contents = new MessageContents(db, blobs);
+  const messages = new SqliteMessageStore(db, contents);
   return {
     accounts: new SqliteAccountStore(db, messages),
     mailboxes: messages,
     deliveries: messages,
-    queue: new SqliteQueueStore(db, blobs),
+    queue: new SqliteQueueStore(db, contents),
     keys: new SqliteKeyStore(db),
     grants: new SqliteGrantStore(db),
     close: async () => {

@@ -2,10 +2,9 @@
 // recipient of an accepted message, sharing the message file with its local copies.
 // Rows are written by SqliteMessageStore.commitDelivery; this module reads,
 // reschedules and removes them.
-import { open } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import type { StatementSync } from 'node:sqlite';
-import type { BlobStore } from '../blobs.ts';
+import type { MessageContents } from './contents.ts';
 import { commitDurably, type Db } from './db.ts';
 import { DEFAULT_DUE_LIMIT, type QueueRow, type QueueStore } from '../queue.ts';
 import type { QueueOrigin } from '../queue.ts';
@@ -28,16 +27,12 @@ const COLUMNS = 'id, queue_id, blob, size, mail_from, recipient, origin, created
 
 export class SqliteQueueStore implements QueueStore {
   readonly #db: Db;
-  readonly #blobs: BlobStore;
-  readonly #referencesBlob: StatementSync;
+  readonly #contents: MessageContents;
   readonly #deleteRow: StatementSync;
 
-  constructor(db: Db, blobs: BlobStore) {
+  constructor(db: Db, contents: MessageContents) {
     this.#db = db;
-    this.#blobs = blobs;
-    this.#referencesBlob = db.prepare(
-      'SELECT 1 FROM messages WHERE blob = ?1 UNION ALL SELECT 1 FROM queue WHERE blob = ?1 LIMIT 1',
-    );
+    this.#contents = contents;
     this.#deleteRow = db.prepare(`DELETE FROM queue WHERE id = ? RETURNING ${COLUMNS}`);
   }
 
@@ -124,24 +119,11 @@ export class SqliteQueueStore implements QueueStore {
   }
 
   openContent(blob: string): Readable {
-    return this.#blobs.open(blob);
+    return this.#contents.open(blob);
   }
 
   async readStart(blob: string, maxBytes: number): Promise<Buffer> {
-    let handle;
-    try {
-      handle = await open(this.#blobs.path(blob), 'r');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return Buffer.alloc(0);
-      throw error;
-    }
-    try {
-      const buffer = Buffer.alloc(maxBytes);
-      const { bytesRead } = await handle.read(buffer, 0, maxBytes, 0);
-      return buffer.subarray(0, bytesRead);
-    } finally {
-      await handle.close();
-    }
+    return this.#contents.readStart(blob, maxBytes);
   }
 
   #select(clause: string, ...params: (string | number)[]): QueueRow[] {
@@ -149,14 +131,13 @@ export class SqliteQueueStore implements QueueStore {
     return rows.map(toQueueRow);
   }
 
-  /** Inside the deleting transaction: the files of removed rows that nothing references now. */
+  /** Inside the deleting transaction: frees the content of removed rows that nothing references now; returns the names (files go after the commit). */
   #unreferenced(removed: readonly QueueRow[]): string[] {
-    const blobs = new Set(removed.map((row) => row.blob));
-    return [...blobs].filter((blob) => !this.#referencesBlob.get(blob));
+    return this.#contents.unreferenced(removed.map((row) => row.blob));
   }
 
   async #removeFiles(names: readonly string[]): Promise<void> {
-    await Promise.all(names.map((name) => this.#blobs.remove(name)));
+    await this.#contents.removeFiles(names);
   }
 }
 

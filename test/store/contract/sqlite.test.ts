@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openStore } from '../../../src/store/store.ts';
-import { messageFiles } from '../deliver.ts';
+import { storedContents } from '../deliver.ts';
 import { storeContract } from './store-contract.ts';
 
 let dir = '';
@@ -12,6 +12,6 @@ storeContract('sqlite', {
     dir = mkdtempSync(join(tmpdir(), 'kakitome-contract-'));
     return openStore(join(dir, 'data'), { create: true });
   },
-  fileCount: async () => messageFiles(join(dir, 'data')).length,
+  fileCount: async () => storedContents(join(dir, 'data')).length,
   dispose: async () => rmSync(dir, { recursive: true, force: true }),
 });
