@@ -6,8 +6,8 @@ import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { getSystemErrorMessage } from 'node:util';
 import { parse, TomlError } from 'smol-toml';
-import type { z } from 'zod';
-import { type KeyPath, lineFinder } from './locate.ts';
+import { formatKeyPath, type Problem } from './fields.ts';
+import { lineFinder } from './locate.ts';
 import { type Config, configSchema } from './schema.ts';
 
 export type ConfigProblem = { line?: number; keyPath?: string; message: string };
@@ -58,80 +58,27 @@ export function parseConfig(text: string, file: string): Config {
     throw new ConfigError(file, [{ line: error.line, message: `invalid TOML: ${reason}` }]);
   }
 
-  const result = configSchema.safeParse(document, { reportInput: true });
-  if (!result.success) throw new ConfigError(file, describeIssues(result.error.issues, source));
+  const result = configSchema.validate(document);
+  if (!result.ok) throw new ConfigError(file, locateProblems(result.problems, source));
 
   const base = dirname(resolve(file));
-  const { data_dir, tls } = result.data;
+  const { data_dir, tls } = result.value;
   return {
-    ...result.data,
+    ...result.value,
     data_dir: resolve(base, data_dir),
     tls: { ...tls, cert: resolve(base, tls.cert), key: resolve(base, tls.key) },
   };
 }
 
-function describeIssues(issues: readonly z.core.$ZodIssue[], source: string): ConfigProblem[] {
+/** One problem per key path (the first says enough), with its line, in line order. */
+function locateProblems(found: readonly Problem[], source: string): ConfigProblem[] {
   const lineOf = lineFinder(source);
-  const problems = new Map<string, ConfigProblem>(); // one per key path: the first says enough
-  const add = (path: KeyPath, message: string): void => {
+  const problems = new Map<string, ConfigProblem>();
+  for (const { path, message } of found) {
     const keyPath = formatKeyPath(path);
     if (!problems.has(keyPath)) problems.set(keyPath, { line: lineOf(path), keyPath, message });
-  };
-  for (const issue of issues) {
-    const path = issue.path.map((part) => (typeof part === 'symbol' ? String(part) : part));
-    if (issue.code === 'unrecognized_keys') for (const key of issue.keys) add([...path, key], 'unknown key');
-    else add(path, describeIssue(issue));
   }
   return [...problems.values()].sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
-}
-
-const EXPECTED: Record<string, string> = {
-  string: 'a string',
-  number: 'a number',
-  int: 'an integer',
-  boolean: 'true or false',
-  array: 'a list',
-  object: 'a table',
-  record: 'a table',
-};
-
-function describeIssue(issue: z.core.$ZodIssue): string {
-  const got = `got ${describeValue(issue.input)}`;
-  switch (issue.code) {
-    case 'invalid_type':
-      // TOML has no null, so an undefined input can only be a key that is not there.
-      if (issue.input === undefined) return 'required key is missing';
-      return `expected ${EXPECTED[issue.expected] ?? issue.expected}, ${got}`;
-    case 'too_small':
-      return `must be at least ${issue.minimum}, ${got}`;
-    case 'too_big':
-      return `must be at most ${issue.maximum}, ${got}`;
-    case 'invalid_value':
-      return `expected one of ${issue.values.map((value) => JSON.stringify(value)).join(', ')}, ${got}`;
-    default:
-      return issue.message;
-  }
-}
-
-function describeValue(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (Array.isArray(value)) return 'a list';
-  if (value instanceof Date) return 'a date'; // smol-toml's TomlDate
-  if (typeof value === 'object' && value !== null) return 'a table';
-  return String(value);
-}
-
-const BARE_KEY = /^[A-Za-z0-9_-]+$/;
-
-/** Writes a path the way it would be written in TOML: `listen.smtp[1]`, `outbound.transport."example.net"`. */
-export function formatKeyPath(path: KeyPath): string {
-  return path
-    .map((part, index) => {
-      if (typeof part === 'number') return `[${part}]`;
-      const key = BARE_KEY.test(part) ? part : JSON.stringify(part);
-      return index === 0 ? key : `.${key}`;
-    })
-    .join('');
 }
 
 function describeSystemError(error: unknown): string {

@@ -3,7 +3,7 @@
 // the scanner only follows its structure (table headers, dotted and quoted keys,
 // strings, comments, arrays, inline tables) and checks nothing.
 
-/** A key path as zod reports it: table and key names, and array indices. */
+/** A key path as the schema reports it (fields.ts): table and key names, and array indices. */
 export type KeyPath = readonly (string | number)[];
 
 /**

@@ -3,7 +3,7 @@
 // table is strict, because a misspelt key silently ignored is a setting silently lost.
 // Defaults are the secure choice: nothing listens, nothing is trusted, nothing is enabled.
 
-import { z } from 'zod';
+import { bool, int, list, oneOf, type Output, parsed, table, tableOf } from './fields.ts';
 import { parseDuration } from './duration.ts';
 import {
   type HostPort,
@@ -15,119 +15,95 @@ import {
   parseNextHop,
 } from './addresses.ts';
 
-/** Type names for the config reference, for values whose zod type alone ("string") says too little. */
-export const typeLabels = z.registry<{ label: string }>();
-
-/** A string parsed by a plain function; the Error it throws becomes the validation message. */
-function parsedString<T>(label: string, parse: (text: string) => T) {
-  const schema = z.string().transform((text, ctx): T => {
-    try {
-      return parse(text);
-    } catch (error) {
-      ctx.issues.push({ code: 'custom', message: (error as Error).message, input: text });
-      return z.NEVER;
-    }
-  });
-  return schema.register(typeLabels, { label });
-}
-
 function parsePath(text: string): string {
   if (text === '' || text.includes('\0')) throw new Error(`expected a file path, got ${JSON.stringify(text)}`);
   return text;
 }
 
-const path = () => parsedString('path', parsePath);
-const duration = () => parsedString('duration', parseDuration);
+const path = () => parsed('path', parsePath);
+const duration = () => parsed('duration', parseDuration);
 
 const listenList = (description: string) =>
-  z.array(parsedString('"address:port"', parseListenAddress)).default([]).describe(description);
+  list(parsed('"address:port"', parseListenAddress)).default([]).describe(description);
 
-const listen = z
-  .strictObject({
-    smtp: listenList('MTA, port 25: receives mail for local domains from the internet; STARTTLS offered, no AUTH.'),
-    submission: listenList('MSA, port 587: STARTTLS, then AUTH; accepts mail from your users.'),
-    submissions: listenList('MSA with implicit TLS, port 465 (RFC 8314).'),
-    pop3: listenList('POP3, port 110: STLS; USER/PASS refused before TLS, APOP allowed.'),
-    pop3s: listenList('POP3 with implicit TLS, port 995 (RFC 8314).'),
-  })
-  .superRefine((roles, ctx) => {
-    const firstUse = new Map<string, string>();
-    for (const [role, addresses] of Object.entries(roles)) {
-      addresses.forEach(({ host, port }, index) => {
-        const address = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-        const earlier = firstUse.get(address);
-        if (earlier === undefined) firstUse.set(address, `listen.${role}[${index}]`);
-        else ctx.addIssue({ code: 'custom', path: [role, index], message: `"${address}" is already used by ${earlier}` });
-      });
-    }
-  });
+const listen = table({
+  smtp: listenList('MTA, port 25: receives mail for local domains from the internet; STARTTLS offered, no AUTH.'),
+  submission: listenList('MSA, port 587: STARTTLS, then AUTH; accepts mail from your users.'),
+  submissions: listenList('MSA with implicit TLS, port 465 (RFC 8314).'),
+  pop3: listenList('POP3, port 110: STLS; USER/PASS refused before TLS, APOP allowed.'),
+  pop3s: listenList('POP3 with implicit TLS, port 995 (RFC 8314).'),
+}).refine((roles, report) => {
+  const firstUse = new Map<string, string>();
+  for (const [role, addresses] of Object.entries(roles)) {
+    addresses.forEach(({ host, port }, index) => {
+      const address = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+      const earlier = firstUse.get(address);
+      if (earlier === undefined) firstUse.set(address, `listen.${role}[${index}]`);
+      else report([role, index], `"${address}" is already used by ${earlier}`);
+    });
+  }
+});
 
-const tls = z.strictObject({
+const tls = table({
   cert: path().prefault('tls/cert.pem').describe('PEM certificate chain for every TLS listener, leaf first.'),
   key: path().prefault('tls/key.pem').describe('PEM private key of the certificate; keep it readable only by kakitome.'),
-  legacy_cbc_ciphers: z
-    .boolean()
+  legacy_cbc_ciphers: bool()
     .default(false)
     .describe('Also accept TLS 1.2 CBC cipher suites (after every AEAD suite) for old clients that have no AEAD suite; weaker, so serve logs a warning. Off: AEAD suites only.'),
 });
 
-const dns = z.strictObject({
-  servers: z
-    .array(parsedString('"address[:port]"', parseDnsServer))
+const dns = table({
+  servers: list(parsed('"address[:port]"', parseDnsServer))
     .default([])
     .describe('Resolvers to ask, "address" or "address:port" (port 53 when absent), IPv6 in brackets ("[::1]:53"); empty = the system resolver.'),
 });
 
-const relay = z.strictObject({
-  trusted_networks: z
-    .array(parsedString('CIDR', parseCidr))
+const relay = table({
+  trusted_networks: list(parsed('CIDR', parseCidr))
     .default([])
     .describe('Networks (CIDR; a bare address is one host) that may relay without AUTH. Loopback is not trusted unless listed.'),
 });
 
-const popBeforeSmtp = z.strictObject({
-  enabled: z.boolean().default(false).describe('Let an address that logged in over POP3 submit mail without AUTH for a while.'),
+const popBeforeSmtp = table({
+  enabled: bool().default(false).describe('Let an address that logged in over POP3 submit mail without AUTH for a while.'),
   ttl: duration().prefault('30m').describe('How long a POP3 login authorises its IP address for submission.'),
 });
 
 /** Domain → next hop; keys are normalised like host names, and two spellings of one domain are an error. */
-const transport = z
-  .record(z.string(), parsedString('"host:port"', parseNextHop))
-  .transform((routes, ctx) => {
-    // No prototype, so a lookup of a domain like "constructor" finds nothing it should not.
-    const byDomain: Record<string, HostPort> = Object.create(null);
-    const spelling = new Map<string, string>();
-    for (const [key, hop] of Object.entries(routes)) {
-      let domain: string;
-      try {
-        domain = parseHostName(key);
-      } catch (error) {
-        ctx.issues.push({ code: 'custom', path: [key], message: (error as Error).message, input: key });
-        continue;
-      }
-      const earlier = spelling.get(domain);
-      if (earlier !== undefined) {
-        ctx.issues.push({ code: 'custom', path: [key], message: `same domain as "${earlier}"`, input: key });
-        continue;
-      }
-      spelling.set(domain, key);
-      byDomain[domain] = hop;
+const transport = tableOf('table of domain = "host:port"', parsed('"host:port"', parseNextHop)).map((routes, report) => {
+  // No prototype, so a lookup of a domain like "constructor" finds nothing it should not.
+  const byDomain: Record<string, HostPort> = Object.create(null);
+  const spelling = new Map<string, string>();
+  for (const [key, hop] of Object.entries(routes)) {
+    let domain: string;
+    try {
+      domain = parseHostName(key);
+    } catch (error) {
+      report([key], (error as Error).message);
+      continue;
     }
-    return byDomain;
-  })
-  .register(typeLabels, { label: 'table of domain = "host:port"' });
+    const earlier = spelling.get(domain);
+    if (earlier !== undefined) {
+      report([key], `same domain as "${earlier}"`);
+      continue;
+    }
+    spelling.set(domain, key);
+    byDomain[domain] = hop;
+  }
+  return byDomain;
+});
 
-const outbound = z.strictObject({
-  smtp_port: z.number().int().min(1).max(65535).register(typeLabels, { label: 'port' }).default(25).describe('Port used when delivering to MX hosts.'),
-  source_ip: parsedString('IP address or ""', (text) => (text === '' ? '' : parseIpAddress(text)))
+const outbound = table({
+  smtp_port: int('port', 1, 65535).default(25).describe('Port used when delivering to MX hosts.'),
+  source_ip: parsed('IP address or ""', (text) => (text === '' ? '' : parseIpAddress(text)))
     .prefault('')
     .describe('Bind outgoing connections to this local address; "" lets the system choose.'),
   hold: duration().prefault('0s').describe('Hold window for submitted mail before the first delivery attempt; it can be cancelled meanwhile.'),
   max_age: duration().prefault('5d').describe('Give up retrying and bounce to the sender after this long in the queue (RFC 5321 §4.5.4.1 suggests 4-5 days).'),
   retry_initial: duration().prefault('5m').describe('Wait after the first temporary failure; doubled after each further one (exponential backoff).'),
   retry_max: duration().prefault('1h').describe('Longest wait between two delivery attempts.'),
-  max_connections: z.number().int().min(1).max(10_000).register(typeLabels, { label: 'count' }).default(20).describe('Outgoing SMTP connections at once, to all destinations together.'),
-  max_per_domain: z.number().int().min(1).max(1000).register(typeLabels, { label: 'count' }).default(4).describe('Outgoing SMTP connections at once to one recipient domain.'),
+  max_connections: int('count', 1, 10_000).default(20).describe('Outgoing SMTP connections at once, to all destinations together.'),
+  max_per_domain: int('count', 1, 1000).default(4).describe('Outgoing SMTP connections at once to one recipient domain.'),
   connect_timeout: duration().prefault('30s').describe('Give up connecting to a next hop after this long (then the next MX is tried).'),
   transport: transport
     .prefault({})
@@ -135,9 +111,9 @@ const outbound = z.strictObject({
 });
 
 const count = (label: string, min: number, max: number, fallback: number, description: string) =>
-  z.number().int().min(min).max(max).register(typeLabels, { label }).default(fallback).describe(description);
+  int(label, min, max).default(fallback).describe(description);
 
-const smtp = z.strictObject({
+const smtp = table({
   max_message_size: count('bytes', 1024, 2 ** 31 - 1, 26_214_400, 'Largest message accepted, in octets, advertised as SIZE (RFC 1870); larger ones get 552 5.3.4.'),
   max_recipients: count('count', 1, 10_000, 100, 'Recipients per message; the next RCPT gets 452 4.5.3 (RFC 5321 §4.5.3.1.8 requires at least 100).'),
   max_connections: count('count', 1, 100_000, 1000, 'Simultaneous SMTP sessions per listener role: smtp (25), submission (587) and submissions (465) each have this many, so a flood on 25 never locks users out of 587/465; more get 421 4.7.0.'),
@@ -148,49 +124,47 @@ const smtp = z.strictObject({
   max_received_headers: count('count', 5, 1000, 50, 'Hop limit: a message with more Received fields is refused as a loop (554 5.4.6; RFC 5321 §6.3).'),
 });
 
-const senderAuth = z.strictObject({
-  dmarc_reject: z.boolean().default(true).describe('Refuse in the session (550 5.7.1, with the reason) mail that fails DMARC when the domain publishes p=reject.'),
-  dmarc_quarantine: z.boolean().default(true).describe('Mark mail that fails DMARC under p=quarantine (header X-Kakitome-Quarantine), so it is filed as spam.'),
-  spf_fail: z.enum(['accept', 'reject']).default('accept').describe('What to do with an SPF fail that DMARC does not settle: "accept" (recorded in Authentication-Results) or "reject" (550 5.7.1). Forwarding breaks SPF, so DMARC decides by default.'),
-  temperror: z.enum(['tempfail', 'accept']).default('tempfail').describe('A DNS failure while checking SPF or DMARC: "tempfail" (451 4.7.x, the sender retries) or "accept".'),
-  sender_id: z.boolean().default(true).describe('Also check Sender ID (RFC 4406: the PRA of the header against spf2.0/pra or v=spf1) and report it in Authentication-Results.'),
+const senderAuth = table({
+  dmarc_reject: bool().default(true).describe('Refuse in the session (550 5.7.1, with the reason) mail that fails DMARC when the domain publishes p=reject.'),
+  dmarc_quarantine: bool().default(true).describe('Mark mail that fails DMARC under p=quarantine (header X-Kakitome-Quarantine), so it is filed as spam.'),
+  spf_fail: oneOf(['accept', 'reject']).default('accept').describe('What to do with an SPF fail that DMARC does not settle: "accept" (recorded in Authentication-Results) or "reject" (550 5.7.1). Forwarding breaks SPF, so DMARC decides by default.'),
+  temperror: oneOf(['tempfail', 'accept']).default('tempfail').describe('A DNS failure while checking SPF or DMARC: "tempfail" (451 4.7.x, the sender retries) or "accept".'),
+  sender_id: bool().default(true).describe('Also check Sender ID (RFC 4406: the PRA of the header against spf2.0/pra or v=spf1) and report it in Authentication-Results.'),
 });
 
-const dnsbl = z.strictObject({
-  zones: z.array(parsedString('DNS zone', parseHostName)).default([]).describe('DNS block lists asked at connect, e.g. "zen.spamhaus.org"; a listed client gets 554 5.7.1 with the list\'s text. Empty = none.'),
-  allow: z.array(parsedString('CIDR', parseCidr)).default([]).describe('Client networks never checked against the block lists.'),
+const dnsbl = table({
+  zones: list(parsed('DNS zone', parseHostName)).default([]).describe('DNS block lists asked at connect, e.g. "zen.spamhaus.org"; a listed client gets 554 5.7.1 with the list\'s text. Empty = none.'),
+  allow: list(parsed('CIDR', parseCidr)).default([]).describe('Client networks never checked against the block lists.'),
 });
 
-const submission = z.strictObject({
+const submission = table({
   max_messages_per_hour: count('count', 0, 1_000_000, 200, 'Messages one user may submit per hour (0 = no limit); more get 450 4.7.1. Limits the damage of a stolen password.'),
-  received_client_ip: z.boolean().default(false).describe("Name the submitting client's address in the Received header (off: a user's private address does not leak to recipients)."),
+  received_client_ip: bool().default(false).describe("Name the submitting client's address in the Received header (off: a user's private address does not leak to recipients)."),
 });
 
-const pop3 = z.strictObject({
-  apop: z.boolean().default(true).describe('Offer APOP (RFC 1939 §7) to users who have an APOP secret; the greeting then carries a timestamp. MD5-based: prefer TLS.'),
+const pop3 = table({
+  apop: bool().default(true).describe('Offer APOP (RFC 1939 §7) to users who have an APOP secret; the greeting then carries a timestamp. MD5-based: prefer TLS.'),
   idle_timeout: duration().prefault('10m').describe('Close a POP3 session idle this long (RFC 1939 §3: at least 10 minutes).'),
   max_connections: count('count', 1, 100_000, 1000, 'Simultaneous POP3 sessions per listener role: pop3 (110) and pop3s (995) each have this many; more are refused (-ERR [SYS/TEMP]).'),
   max_connections_per_ip: count('count', 1, 100_000, 50, 'Simultaneous POP3 sessions from one client address, per listener role; more are refused.'),
 });
 
-const auth = z.strictObject({
+const auth = table({
   max_failures_per_ip: count('count', 1, 100_000, 10, 'Failed logins from one client address (any protocol) before that address is locked out.'),
   max_failures_per_account: count('count', 1, 100_000, 20, 'Failed logins for one account name, from anywhere, before the account is locked out (unknown names alike).'),
   lockout: duration().prefault('15m').describe('How long a lockout lasts, and the window in which failures are counted.'),
 });
 
-const accessList = z.strictObject({
-  allow: z
-    .array(parsedString('CIDR', parseCidr))
+const accessList = table({
+  allow: list(parsed('CIDR', parseCidr))
     .default([])
     .describe('Client networks that may connect; empty = every network.'),
-  deny: z
-    .array(parsedString('CIDR', parseCidr))
+  deny: list(parsed('CIDR', parseCidr))
     .default([])
     .describe('Client networks that may not connect, even when also allowed.'),
 });
 
-const access = z.strictObject({
+const access = table({
   smtp: accessList.prefault({}).describe('Who may connect to the smtp listeners (refused: 554 5.7.1 and close).'),
   submission: accessList.prefault({}).describe('Who may connect to the submission listeners.'),
   submissions: accessList.prefault({}).describe('Who may connect to the submissions listeners.'),
@@ -198,12 +172,12 @@ const access = z.strictObject({
   pop3s: accessList.prefault({}).describe('Who may connect to the pop3s listeners.'),
 });
 
-const log = z.strictObject({
-  level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info').describe('Least severe level written to the log.'),
+const log = table({
+  level: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info').describe('Least severe level written to the log.'),
 });
 
-export const configSchema = z.strictObject({
-  hostname: parsedString('host name', parseHostName).describe(
+export const configSchema = table({
+  hostname: parsed('host name', parseHostName).describe(
     'This server\'s fully qualified host name, used in greetings, HELO and Received headers; an internationalised name is stored as punycode (RFC 5890).',
   ),
   data_dir: path().prefault('data').describe('Directory for the spool, mailboxes and the archive.'),
@@ -223,4 +197,4 @@ export const configSchema = z.strictObject({
   log: log.prefault({}).describe('Logging, one JSON object per line.'),
 });
 
-export type Config = z.output<typeof configSchema>;
+export type Config = Output<typeof configSchema>;

@@ -303,6 +303,75 @@ test('several problems are listed in line order in one line; the error names the
   }
 });
 
+test('each problem is reported once, in line order, whatever the order of the schema', () => {
+  const text = `[log]
+level = 5
+[listen]
+smtp = ["0.0.0.0:25", 25, "0.0.0.0:25"]
+[outbound]
+smtp_port = inf
+max_per_domain = nan
+[pop_before_smtp]
+ttl = "soon"
+`;
+  assert.equal(
+    problem(text),
+    'x.toml:1: hostname: required key is missing; ' +
+      'x.toml:2: log.level: expected one of "fatal", "error", "warn", "info", "debug", "trace", got 5; ' +
+      'x.toml:4: listen.smtp[1]: expected a string, got 25; ' +
+      'x.toml:6: outbound.smtp_port: expected a number, got Infinity; ' +
+      'x.toml:7: outbound.max_per_domain: expected a number, got NaN; ' +
+      'x.toml:9: pop_before_smtp.ttl: expected a duration like "30m" or "1h30m" (units d, h, m, s, ms), got "soon"',
+  );
+  // problems on one line keep the schema's order: its keys first, then the unknown ones
+  assert.equal(
+    problem(`${HOSTNAME}tls = { certfile = "c.pem", key = 1 }`),
+    'x.toml:2: tls.key: expected a string, got 1; x.toml:2: tls.certfile: unknown key',
+  );
+});
+
+test('an address used three times is reported for each later use; an unknown key beside it too', () => {
+  assert.equal(
+    problem(`${HOSTNAME}[listen]\nsmtp = ["0.0.0.0:25", "0.0.0.0:25"]\nsubmission = ["0.0.0.0:25"]\nimap = []\n`),
+    'x.toml:3: listen.smtp[1]: "0.0.0.0:25" is already used by listen.smtp[0]; ' +
+      'x.toml:4: listen.submission[0]: "0.0.0.0:25" is already used by listen.smtp[0]; ' +
+      'x.toml:5: listen.imap: unknown key',
+  );
+});
+
+test('defaults are made afresh for each config, prefaults parsed like written values', () => {
+  const first = parse('');
+  first.listen.smtp.push({ host: '192.0.2.1', port: 25 });
+  first.access.smtp.allow.push('192.0.2.0/24');
+  const second = parse('');
+  assert.deepEqual(second.listen.smtp, []);
+  assert.deepEqual(second.access.smtp.allow, []);
+  // an absent key reads as its default written out: "5d" and "30s" are durations in milliseconds
+  assert.deepEqual([second.outbound.max_age, second.outbound.connect_timeout], [432_000_000, 30_000]);
+  assert.notEqual(second.outbound.transport, first.outbound.transport);
+});
+
+test('a date where a table belongs is refused, not read as an empty table', () => {
+  assert.equal(problem(`${HOSTNAME}tls = 2024-01-01`), 'x.toml:2: tls: expected a table, got a date');
+  assert.equal(problem(`${HOSTNAME}[access]\nsmtp = 2024-01-01T00:00:00Z`), 'x.toml:3: access.smtp: expected a table, got a date');
+});
+
+test('a "__proto__" key is a key like any other: unknown in a table, not a domain in outbound.transport', () => {
+  assert.equal(problem(`${HOSTNAME}[log]\n"__proto__" = "x"`), 'x.toml:3: log.__proto__: unknown key');
+  assert.equal(
+    problem(`${HOSTNAME}[outbound.transport]\n"__proto__" = "10.0.0.5"`),
+    'x.toml:3: outbound.transport.__proto__: expected a host name like "mail.example.com", got "__proto__"',
+  );
+});
+
+test('an integer beyond 2 ** 53 is told the field\'s own bound', () => {
+  assert.equal(problem(`${HOSTNAME}[outbound]\nsmtp_port = 1e20`), 'x.toml:3: outbound.smtp_port: must be at most 65535, got 100000000000000000000');
+  assert.equal(
+    problem(`${HOSTNAME}[submission]\nmax_messages_per_hour = -1e20`),
+    'x.toml:3: submission.max_messages_per_hour: must be at least 0, got -100000000000000000000',
+  );
+});
+
 test('a byte order mark at the start is ignored', () => {
   assert.equal(parseConfig(`\uFEFF${HOSTNAME}`, FILE).hostname, 'mail.example.com');
 });
