@@ -29,7 +29,6 @@ export class MessageContents {
   readonly #inlineMaxBytes: number;
   /** Database-bound content written but not yet inserted: its delivery has not committed. */
   readonly #pending = new Map<string, Uint8Array>();
-  readonly #insert: StatementSync;
   readonly #select: StatementSync;
   readonly #delete: StatementSync;
   readonly #referenced: StatementSync;
@@ -39,7 +38,6 @@ export class MessageContents {
   constructor(db: Db, blobs: BlobStore, options: { inlineMaxBytes?: number } = {}) {
     this.#blobs = blobs;
     this.#inlineMaxBytes = options.inlineMaxBytes ?? INLINE_MAX_BYTES;
-    this.#insert = db.prepare('INSERT INTO message_contents (name, content) VALUES (?, ?)');
     this.#select = db.prepare('SELECT content FROM message_contents WHERE name = ?');
     this.#delete = db.prepare('DELETE FROM message_contents WHERE name = ?');
     this.#referenced = db.prepare('SELECT 1 FROM messages WHERE blob = ?1 UNION ALL SELECT 1 FROM queue WHERE blob = ?1 LIMIT 1');
@@ -56,7 +54,7 @@ export class MessageContents {
 
   /**
    * Writes content under a new name. In-memory content up to INLINE_MAX_BYTES is kept
-   * until insertPending() puts it into the delivery's transaction; anything else becomes
+   * until the delivery's transaction inserts it (DeliveryRows); anything else becomes
    * a message file with its data fsynced (syncFiles() then makes its name durable).
    */
   async write(name: string, content: Buffer | Uint8Array | AsyncIterable<Uint8Array>): Promise<{ size: number }> {
@@ -74,10 +72,9 @@ export class MessageContents {
     await this.#blobs.syncDirs(names.filter((name) => !this.#pending.has(name)));
   }
 
-  /** Inside the delivery's transaction: inserts the content written under `name`, if it is database-bound. */
-  insertPending(name: string): void {
-    const content = this.#pending.get(name);
-    if (content !== undefined) this.#insert.run(name, content);
+  /** The content written under `name` if it is database-bound and not committed yet (for DeliveryRows.insert). */
+  pendingContent(name: string): Uint8Array | undefined {
+    return this.#pending.get(name);
   }
 
   /** After the delivery committed or was given up: the content is the database's (or nobody's) now. */

@@ -8,22 +8,16 @@
 // only an orphan file, which collectOrphans() removes at startup.
 import type { Readable } from 'node:stream';
 import type { StatementSync } from 'node:sqlite';
-import { newBlobName } from '../blobs.ts';
+import { type Delivery, DeliveryRows } from './delivery-rows.ts';
 import type { MessageContents } from './contents.ts';
 import { BatchCommitError, type GroupCommitStats, GroupCommitter } from '../group-commit.ts';
 import { type Db, transaction } from './db.ts';
-import { INBOX, type MailboxStore, type StoredMessage, UnknownMailboxError, UnknownMessageError } from '../mailboxes.ts';
-import { type DeliveredCopy, type DeliveryPart, type DeliveryStore, MESSAGE_FLAGS, type MailboxCopy } from '../deliveries.ts';
+import { INBOX, type MailboxStore, type StoredMessage, UnknownMessageError } from '../mailboxes.ts';
+import type { DeliveredCopy, DeliveryPart, DeliveryStore } from '../deliveries.ts';
 
 /** Orphan collection leaves younger files alone: they may belong to a delivery still in flight elsewhere. */
 export const DEFAULT_ORPHAN_MIN_AGE_MS = 15 * 60_000;
-/** sqlite's extended result code for a FOREIGN KEY violation. */
-const SQLITE_CONSTRAINT_FOREIGNKEY = 787;
 
-interface Delivery {
-  parts: readonly DeliveryPart[];
-  receivedAt: number;
-}
 
 interface MessageRow {
   id: number;
@@ -44,56 +38,29 @@ export class SqliteMessageStore implements MailboxStore, DeliveryStore {
   readonly #committer: GroupCommitter<Delivery, DeliveredCopy[][]>;
   /** Blobs written or being written whose rows are not committed yet: never orphans. */
   readonly #inFlight = new Set<string>();
-  readonly #takeNextUid: StatementSync;
-  readonly #insertMessage: StatementSync;
   readonly #blobOfMessage: StatementSync;
-  readonly #insertQueued: StatementSync;
-  readonly #selectMailbox: StatementSync;
-  readonly #insertMailbox: StatementSync;
+  readonly #rows: DeliveryRows;
 
   constructor(db: Db, contents: MessageContents, options: { maxBatchSize?: number } = {}) {
     this.#db = db;
     this.#contents = contents;
-    this.#takeNextUid = db.prepare(
-      'UPDATE mailboxes SET next_uid = next_uid + 1 WHERE id = ? RETURNING next_uid - 1 AS uid',
-    );
-    this.#insertMessage = db.prepare(
-      'INSERT INTO messages (mailbox_id, uid, uidl, blob, size, flags, keywords, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-    );
-    this.#selectMailbox = db.prepare('SELECT id FROM mailboxes WHERE user_id = ? AND name = ?');
-    this.#insertMailbox = db.prepare(
-      `INSERT INTO mailboxes (user_id, name, uid_validity) VALUES (?, ?, ?)
-       ON CONFLICT (user_id, name) DO NOTHING`,
-    );
-    this.#insertQueued = db.prepare(
-      `INSERT INTO queue (queue_id, blob, size, mail_from, recipient, origin, created_at, next_attempt_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-    );
+    this.#rows = new DeliveryRows(db);
     this.#blobOfMessage = db.prepare('SELECT blob FROM messages WHERE id = ?');
     this.#committer = new GroupCommitter<Delivery, DeliveredCopy[][]>({
       db,
       prepare: (deliveries) => contents.syncFiles(deliveries.flatMap((delivery) => delivery.parts.map((part) => part.file))),
-      apply: (delivery) => this.#insertRows(delivery),
+      apply: (delivery) => this.#rows.insert(delivery, (name) => contents.pendingContent(name)),
       ...options,
     });
   }
 
   /** The id of a user's mailbox, created when missing (inside the caller's transaction, if any). */
   createMailbox(userId: number, name = INBOX): number {
-    const existing = this.#selectMailbox.get(userId, name) as { id: number } | undefined;
-    if (existing) return existing.id;
-    try {
-      this.#insertMailbox.run(userId, name, Math.floor(Date.now() / 1000));
-    } catch (err) {
-      // The user is gone (removed while the message was in transit): no mailbox to create.
-      if ((err as { errcode?: number }).errcode === SQLITE_CONSTRAINT_FOREIGNKEY) throw new UnknownMailboxError(`no user with id ${userId}`);
-      throw err;
-    }
-    return (this.#selectMailbox.get(userId, name) as { id: number }).id;
+    return this.#rows.createMailbox(userId, name);
   }
 
   async findMailbox(userId: number, name = INBOX): Promise<number | undefined> {
-    return (this.#selectMailbox.get(userId, name) as { id: number } | undefined)?.id;
+    return this.#rows.findMailbox(userId, name);
   }
 
   /**
@@ -232,37 +199,6 @@ export class SqliteMessageStore implements MailboxStore, DeliveryStore {
 
   get commitStats(): Readonly<GroupCommitStats> {
     return this.#committer.stats;
-  }
-
-  #insertRows(delivery: Delivery): DeliveredCopy[][] {
-    return delivery.parts.map((part) => {
-      for (const q of part.queued) {
-        const firstAttempt = Math.max(q.notBefore ?? delivery.receivedAt, delivery.receivedAt);
-        this.#insertQueued.run(q.queueId, part.file, part.size, q.mailFrom, q.recipient, q.origin, delivery.receivedAt, firstAttempt);
-      }
-      this.#contents.insertPending(part.file);
-      return part.copies.map((copy) => this.#insertCopy(part, copy, delivery.receivedAt));
-    });
-  }
-
-  #insertCopy(part: DeliveryPart, copy: MailboxCopy, receivedAt: number): DeliveredCopy {
-    const mailboxId = this.createMailbox(copy.userId, copy.folder);
-    const row = this.#takeNextUid.get(mailboxId) as { uid: number } | undefined;
-    if (!row) throw new UnknownMailboxError(`no mailbox with id ${mailboxId}`);
-    // A fresh id rather than the blob name: the UIDL must stay stable even if the file is rewritten.
-    const uidl = newBlobName();
-    const flags = copy.flags.reduce((bits, flag) => bits | MESSAGE_FLAGS[flag], 0);
-    const { lastInsertRowid } = this.#insertMessage.run(
-      mailboxId,
-      row.uid,
-      uidl,
-      part.file,
-      part.size,
-      flags,
-      copy.keywords.join(' '),
-      receivedAt,
-    );
-    return { id: Number(lastInsertRowid), userId: copy.userId, mailboxId, uid: row.uid, uidl };
   }
 
   /** Inside the deleting transaction: frees the content nothing references now; returns the names (files go after the commit). */
