@@ -1,8 +1,9 @@
 // The rows one delivery adds, inside the batch transaction of the group commit: a
 // `messages` row per mailbox copy (the mailbox created when missing), a `queue` row per
 // remote recipient, and the content when it goes into the database
-// (src/store/sqlite/contents.ts). The same code runs on the main thread and in the
-// delivery thread (delivery-thread.ts), so both commit exactly the same rows.
+// (src/store/sqlite/contents.ts). Kept apart from the message store so that whoever
+// commits deliveries (today the group commit on the main thread) inserts exactly these
+// rows and nothing else.
 import type { StatementSync } from 'node:sqlite';
 import { newBlobName } from '../blobs.ts';
 import type { Db } from './db.ts';
