@@ -18,7 +18,6 @@ import type { DeliveredCopy, DeliveryPart, DeliveryStore } from '../deliveries.t
 /** Orphan collection leaves younger files alone: they may belong to a delivery still in flight elsewhere. */
 export const DEFAULT_ORPHAN_MIN_AGE_MS = 15 * 60_000;
 
-
 interface MessageRow {
   id: number;
   mailbox_id: number;
