@@ -1,4 +1,5 @@
-// Message files of the embedded store, one file per delivered message.
+// Message files of the embedded store: one file per message that is not kept in the
+// database (larger than 100 KB, or spilled while it arrived: src/store/sqlite/contents.ts).
 //
 // SECURITY: no user input ever becomes a file path. Names are random ids made here
 // (26 lower-case base32 characters of 16 random bytes) and every name is checked
@@ -6,8 +7,8 @@
 // escape <dataDir>/blobs. Directories are 0700, files 0600, and the root and its
 // shards must be real directories, not symlinks.
 //
-// Durability is split in two so that a group committer can batch it: write() fsyncs
-// the file's data, syncDirs() fsyncs the shard directories holding the new entries.
+// Durability is split in two so that a group committer can batch it: write() makes
+// the file's data durable, syncDirs() fsyncs the shard directories holding the new entries.
 // A message is durable only after both, and after its row is committed. New names come
 // from one shard at a time (newName()), so that a batch has one or two directories to
 // fsync rather than one per message.
