@@ -1,6 +1,6 @@
 // The store, by role. Every role is an async interface (accounts.ts, mailboxes.ts,
 // deliveries.ts, queue.ts, keys.ts, grants.ts) with sqlite/ as one implementation
-// (node:sqlite for metadata, one file per message in blobs/); a PostgreSQL backend
+// (node:sqlite for metadata and small messages, files in blobs/ for larger ones); a PostgreSQL backend
 // implements the same interfaces and runs the same contract suite
 // (test/store/contract/). Nothing outside src/store/ imports src/store/sqlite/.
 //

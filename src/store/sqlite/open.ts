@@ -1,5 +1,5 @@
 // Opens the sqlite implementation of every store role in a data directory: one
-// database (WAL) for metadata and the blob directory for message files.
+// database (WAL) for metadata and messages up to 100 KB, and the blob directory for larger ones.
 import { join } from 'node:path';
 import { mkdirSync, statSync } from 'node:fs';
 import { openDatabase } from './db.ts';

@@ -1,4 +1,4 @@
-// The store contract on the sqlite backend (node:sqlite metadata, one file per message).
+// The store contract on the sqlite backend (node:sqlite metadata and small messages, files for larger ones).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
