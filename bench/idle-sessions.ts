@@ -15,8 +15,6 @@
 //
 // Usage: node bench/idle-sessions.ts [--count 1000] [--tls] [--settle-ms 3000] [--dir DIR]
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { connect, type Socket } from 'node:net';
-import { connect as connectTls, type TLSSocket } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -26,6 +24,7 @@ import { freeTcpPort } from '../test/harness/ports.ts';
 import { startDns, type DnsFixture } from '../test/harness/dns.ts';
 import { statusBytes, mb } from './smtp-inbound/procfs.ts';
 import { startKakitome } from './smtp-inbound/kakitome.ts';
+import { SmtpClient } from '../test/e2e/smtp.ts';
 
 const { values } = parseArgs({
   options: {
@@ -48,61 +47,16 @@ if (!Number.isInteger(count) || count < 1 || count > 1000) throw new Error('--co
 const PER_ADDRESS = 40; // below max_connections_per_ip (50)
 const REPLY_TIMEOUT_MS = 20_000;
 
-/** Reads SMTP replies off a socket: resolves with the next complete reply (its last line). */
-function replyReader(socket: Socket | TLSSocket): () => Promise<string> {
-  let buffered = '';
-  let waiting: ((line: string) => void) | undefined;
-  const lines: string[] = [];
-  const onData = (chunk: Buffer) => {
-    buffered += chunk.toString('latin1');
-    let end: number;
-    while ((end = buffered.indexOf('\r\n')) >= 0) {
-      const line = buffered.slice(0, end);
-      buffered = buffered.slice(end + 2);
-      if (line[3] === '-') continue; // a continuation line of a multiline reply
-      if (waiting) {
-        const resolve = waiting;
-        waiting = undefined;
-        resolve(line);
-      } else lines.push(line);
-    }
-  };
-  socket.on('data', onData);
-  return () =>
-    new Promise((resolve, reject) => {
-      const line = lines.shift();
-      if (line !== undefined) return resolve(line);
-      const timer = setTimeout(() => reject(new Error('no SMTP reply in time')), REPLY_TIMEOUT_MS);
-      waiting = (reply) => {
-        clearTimeout(timer);
-        resolve(reply);
-      };
-    });
-}
-
-async function expect(next: () => Promise<string>, code: string, what: string): Promise<void> {
-  const reply = await next();
-  if (!reply.startsWith(code)) throw new Error(`${what}: expected ${code}, got ${JSON.stringify(reply)}`);
-}
-
-/** One client session brought to its idle state; resolves with the socket left open. */
-async function idleSession(host: string, port: number, localAddress: string, tls: boolean): Promise<Socket> {
-  const socket = connect({ host, port, localAddress });
-  socket.on('error', () => {}); // reported through the reply timeout or the close below
-  const next = replyReader(socket);
-  await expect(next, '220', 'greeting');
-  socket.write('EHLO idle.client.test\r\n');
-  await expect(next, '250', 'EHLO');
-  if (!tls) return socket;
-  socket.write('STARTTLS\r\n');
-  await expect(next, '220', 'STARTTLS');
-  socket.removeAllListeners('data');
-  const secure = connectTls({ socket, servername: 'localhost', rejectUnauthorized: false }); // the dev certificate is self-signed
-  await new Promise<void>((resolve, reject) => secure.once('secureConnect', resolve).once('error', reject));
-  const nextSecure = replyReader(secure);
-  secure.write('EHLO idle.client.test\r\n');
-  await expect(nextSecure, '250', 'EHLO after STARTTLS');
-  return secure as unknown as Socket;
+/** One client session brought to its idle state, and left open. */
+async function idleSession(host: string, port: number, localAddress: string, tls: boolean): Promise<SmtpClient> {
+  const client = await SmtpClient.connect(host, port, { localAddress, timeoutMs: REPLY_TIMEOUT_MS });
+  client.assertReply(client.greeting!, /^220 /, 'greeting');
+  await client.ehlo('idle.client.test');
+  if (tls) {
+    await client.startTls(); // the dev certificate is self-signed: not verified
+    await client.ehlo('idle.client.test');
+  }
+  return client;
 }
 
 async function main(): Promise<void> {
@@ -118,7 +72,7 @@ async function main(): Promise<void> {
   }
   mkdirSync(join(base, 'kakitome'));
   const peer = await startKakitome({ dir: join(base, 'kakitome'), host, domain: 'bench.test', user: 'user@bench.test', password: 'benchmark password, not secret', dns: resolver });
-  const sockets: Socket[] = [];
+  const clients: SmtpClient[] = [];
   try {
     await sleep(settleMs);
     const before = statusBytes(peer.pid, 'VmRSS')!;
@@ -129,13 +83,13 @@ async function main(): Promise<void> {
     for (let index = 0; index < count; index += 50) {
       const wave = Array.from({ length: Math.min(50, count - index) }, (_, offset) =>
         idleSession(host, peer.port, sources[Math.floor((index + offset) / PER_ADDRESS)]!, values.tls));
-      sockets.push(...(await Promise.all(wave)));
+      clients.push(...(await Promise.all(wave)));
     }
     const openMs = Date.now() - started;
     await sleep(settleMs);
     const open = statusBytes(peer.pid, 'VmRSS')!;
     const peak = statusBytes(peer.pid, 'VmHWM')!;
-    for (const socket of sockets) socket.destroy();
+    for (const client of clients) client.session.close();
     await sleep(settleMs);
     const after = statusBytes(peer.pid, 'VmRSS')!;
     const added = open - before;
@@ -143,7 +97,7 @@ async function main(): Promise<void> {
     console.log(`  opened in ${openMs} ms; serve VmRSS before ${mb(before)}, with them open ${mb(open)}, after they closed ${mb(after)}; peak ${mb(peak)}`);
     console.log(`  added: ${mb(added)} in all, ${(added / count / 1024).toFixed(1)} KB per session`);
   } finally {
-    for (const socket of sockets) socket.destroy();
+    for (const client of clients) client.session.close();
     await peer.stop();
     await dns?.stop();
     rmSync(base, { recursive: true, force: true });

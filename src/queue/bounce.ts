@@ -6,7 +6,7 @@
 // forwarded by an alias (origin 'mta') is never bounced: its sender may be forged,
 // and a bounce would hit an innocent third party (RFC 3834 §2, RFC 5321 §6.2 on
 // null senders: a notice is never sent about a message with a null sender).
-import { randomBytes } from 'node:crypto';
+import { randomHex } from '../mail/random-id.ts';
 import { parseMailAddress } from '../mail/address.ts';
 import { resolveLocalRecipient } from '../intake/recipients.ts';
 import type { Intake } from '../intake/intake.ts';
@@ -75,7 +75,7 @@ export async function notifySender(services: NoticeServices, input: NoticeInput)
   });
   const outcome = await services.intake.take({
     origin: 'notice',
-    queueId: randomBytes(8).toString('hex'),
+    queueId: randomHex(8),
     // RFC 3464 §2 / RFC 5321 §4.5.5: a notice has the null reverse-path.
     mailFrom: '',
     envelopeRecipients: [first.mailFrom],

@@ -7,7 +7,7 @@
 // RFC 3462/6522 §4 (text/rfc822-headers: only the original header is returned, not the
 // body), RFC 3834 (Auto-Submitted: auto-replied), RFC 3461 §4 (xtext for addresses),
 // RFC 5322 (CRLF line ends, Date, Message-ID), RFC 3463 (status codes).
-import { randomBytes } from 'node:crypto';
+import { randomHex } from '../mail/random-id.ts';
 import { rfc5322Date } from '../mail/date.ts';
 
 export interface DsnRecipient {
@@ -46,7 +46,7 @@ const CRLF = '\r\n';
 /** The complete notice as a message file (CRLF line ends), ready for local delivery. */
 export function buildDsn(input: DsnInput): Buffer {
   const date = input.date ?? new Date();
-  const boundary = `=_kakitome_report_${randomBytes(12).toString('hex')}`;
+  const boundary = `=_kakitome_report_${randomHex(12)}`;
   const mailerDaemon = `MAILER-DAEMON@${input.hostname}`;
   const header = [
     'Return-Path: <>',
@@ -54,7 +54,7 @@ export function buildDsn(input: DsnInput): Buffer {
     `To: <${oneLine(input.sender)}>`,
     `Subject: ${DSN_SUBJECT[input.kind]}`,
     `Date: ${rfc5322Date(date)}`,
-    `Message-ID: <${randomBytes(12).toString('hex')}.${input.queueId}@${input.hostname}>`,
+    `Message-ID: <${randomHex(12)}.${input.queueId}@${input.hostname}>`,
     'Auto-Submitted: auto-replied',
     'MIME-Version: 1.0',
     `Content-Type: multipart/report; report-type=delivery-status;${CRLF}\tboundary="${boundary}"`,

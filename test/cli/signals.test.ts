@@ -8,16 +8,17 @@
 // in. The project's .npmrc makes that shell bash, which exec-s a single command, so
 // the wrapper (npx) or the server (`npm start`) is npm's own child and gets them;
 // Debian's /bin/sh (dash) would die of SIGTERM and orphan the server.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants, readdirSync, readFileSync } from 'node:fs';
+import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startInstance, KAKITOME_BIN, type Instance } from '../harness/instance.ts';
+import { suiteInstance, KAKITOME_BIN } from '../harness/instance.ts';
 import { childEnv, settlesWithin } from '../harness/processes.ts';
 import { isTcpPortFree } from '../harness/ports.ts';
 import { ServeLog, ServeProcess } from '../harness/serve-process.ts';
+import { alive, describeProcesses, processTree } from '../harness/process-tree.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -49,60 +50,6 @@ function systemNode(): string | undefined {
   });
 }
 
-interface Proc { pid: number; start: string }
-
-/** pid → [ppid, start time] of every process now, from /proc. */
-function processTable(): Map<number, { ppid: number; start: string; state: string }> {
-  const table = new Map<number, { ppid: number; start: string; state: string }>();
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-    } catch {
-      continue;
-    }
-    // pid (comm) state ppid ... starttime (field 22); comm may hold spaces and parentheses.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    table.set(Number(name), { state: fields[0]!, ppid: Number(fields[1]), start: fields[19]! });
-  }
-  return table;
-}
-
-/** The process `pid` and all its descendants, each with its start time (to tell a reused PID). */
-function processTree(pid: number): Proc[] {
-  const table = processTable();
-  const tree: Proc[] = [];
-  const queue = [pid];
-  while (queue.length > 0) {
-    const current = queue.shift()!;
-    const entry = table.get(current);
-    if (!entry) continue;
-    tree.push({ pid: current, start: entry.start });
-    for (const [child, info] of table) if (info.ppid === current) queue.push(child);
-  }
-  return tree;
-}
-
-/** Those of `tree` still alive (a zombie is dead: only its parent's wait is missing). */
-function alive(tree: readonly Proc[]): Proc[] {
-  const table = processTable();
-  return tree.filter((p) => {
-    const entry = table.get(p.pid);
-    return entry !== undefined && entry.start === p.start && entry.state !== 'Z';
-  });
-}
-
-function describe(procs: readonly Proc[]): string {
-  return procs.map((p) => {
-    try {
-      return `${p.pid} ${readFileSync(`/proc/${p.pid}/cmdline`, 'utf8').split('\0').join(' ').trim()}`;
-    } catch {
-      return String(p.pid);
-    }
-  }).join('\n');
-}
-
 /** Polls `check` until it holds or `bound` ms have passed (a bound against hanging, not a timing claim). */
 async function eventually(check: () => boolean | Promise<boolean>, bound = 30_000): Promise<boolean> {
   for (const until = Date.now() + bound; Date.now() < until;) {
@@ -112,14 +59,7 @@ async function eventually(check: () => boolean | Promise<boolean>, bound = 30_00
   return check();
 }
 
-let instance: Instance;
-before(async () => {
-  instance = await startInstance();
-  await instance.stop();
-});
-after(async () => {
-  await instance?.close();
-});
+const stoppedInstance = suiteInstance({}, { stopped: true });
 
 interface Way {
   name: string;
@@ -175,6 +115,7 @@ for (const [way, signal] of CASES) {
       t.skip(how); // skip reason: with no Node older than 24 on PATH, there is no old Node for the wrapper to leave
       return;
     }
+    const instance = stoppedInstance();
     const env = childEnv({ PATH: userPath(), KAKITOME_CONFIG: instance.configPath, npm_config_offline: 'true', npm_config_update_notifier: 'false' });
     for (const name of Object.keys(env)) if (/^npm_(lifecycle|package|config_(?!offline|update_notifier))/i.test(name)) delete env[name];
     const log = new ServeLog();
@@ -198,7 +139,7 @@ for (const [way, signal] of CASES) {
     assert.ok(log.entries().some((e) => e.msg === 'stopped'), `the server drained and logged "stopped"; logs:\n${log.lines.join('\n')}`);
 
     await eventually(() => alive(tree).length === 0);
-    assert.deepEqual(describe(alive(tree)), '', `processes of the tree (${tree.map((p) => p.pid).join(' ')}) still running after the top one exited`);
+    assert.deepEqual(describeProcesses(alive(tree)), '', `processes of the tree (${tree.map((p) => p.pid).join(' ')}) still running after the top one exited`);
 
     const ports = Object.values(instance.ports);
     await eventually(async () => (await Promise.all(ports.map((port) => isTcpPortFree(port, instance.host)))).every(Boolean));

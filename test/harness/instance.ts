@@ -219,13 +219,16 @@ async function createAndServe(options: InstanceOptions): Promise<Instance> {
 }
 
 /**
- * Inside a describe(): one instance started before the suite's tests and closed after
- * them. Returns its getter, to call inside the tests.
+ * Inside a describe() (or at the top of a file): one instance started before the
+ * suite's tests and closed after them. Returns its getter, to call inside the tests.
+ * With `stopped`, its serve is stopped once it has started: for tests that run serve
+ * themselves on its configuration.
  */
-export function suiteInstance(options: InstanceOptions = {}): () => Instance {
+export function suiteInstance(options: InstanceOptions = {}, { stopped = false }: { stopped?: boolean } = {}): () => Instance {
   let instance: Instance | undefined;
   before(async () => {
     instance = await startInstance(options);
+    if (stopped) await instance.stop();
   });
   after(async () => {
     await instance?.close();

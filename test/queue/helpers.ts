@@ -98,7 +98,7 @@ export async function inbox(store: Pick<Store, 'mailboxes'>, userId: number): Pr
   return Promise.all(messages.map(async (m) => (await store.mailboxes.readMessage(m.id)).toString('utf8')));
 }
 
-/** Message files in the data directory. */
+/** Message contents in the data directory: files and contents in the database. */
 export async function blobCount(dataDir: string): Promise<number> {
   return storedContents(dataDir).length;
 }

@@ -1,10 +1,11 @@
 // Test helpers on the public store roles: a message delivered the way the MDA does it
 // (write the reserved file, then commit), and the message contents as the data
 // directory has them (files, and small messages in the database).
-import { existsSync, readdirSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import type { Store } from '../../src/store/store.ts';
+import { DATABASE_FILE } from '../../src/store/sqlite/open.ts';
 
 /** Delivers content into each user's INBOX through the delivery store; resolves when durable. */
 export async function deliverToUsers(store: Pick<Store, 'deliveries'>, content: Buffer, userIds: readonly number[]): Promise<void> {
@@ -21,15 +22,9 @@ export function messageFiles(dataDir: string): string[] {
   return readdirSync(root).flatMap((shard) => readdirSync(join(root, shard)));
 }
 
-/** The database of a data directory: serve's kakitome.db, or the store.sqlite of the store tests. */
-function databaseOf(dataDir: string): string {
-  const served = join(dataDir, 'kakitome.db');
-  return existsSync(served) ? served : join(dataDir, 'store.sqlite');
-}
-
-/** Names of the message contents in the database (src/store/sqlite/contents.ts). */
-export function databaseContents(dataDir: string): string[] {
-  const db = new DatabaseSync(databaseOf(dataDir), { readOnly: true, timeout: 5000 });
+/** Names of the message contents in the data directory's database (src/store/sqlite/contents.ts). */
+function databaseContents(dataDir: string): string[] {
+  const db = new DatabaseSync(join(dataDir, DATABASE_FILE), { readOnly: true, timeout: 5000 });
   try {
     return (db.prepare('SELECT name FROM message_contents ORDER BY name').all() as { name: string }[]).map((row) => row.name);
   } finally {

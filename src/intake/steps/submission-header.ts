@@ -4,7 +4,7 @@
 // (RFC 5322 §3.6.7), since `received` runs after this step; and the fields only this
 // host writes (our quarantine mark, Authentication-Results naming us) are removed, as
 // on port 25: a user's program does not speak for this host.
-import { randomBytes } from 'node:crypto';
+import { randomHex } from '../../mail/random-id.ts';
 import { addressesOf, fieldsNamed, parseHeaderSection } from '../../mail/header.ts';
 import { rfc5322Date } from '../../mail/date.ts';
 import { isOwned } from '../../mail/owned.ts';
@@ -39,7 +39,7 @@ export function checkSubmittedHeader(header: Buffer, owned: ReadonlySet<string>,
   const additions: string[] = [];
   if (fieldsNamed(section, 'Date').length === 0) additions.push(`Date: ${rfc5322Date(now)}\r\n`);
   if (fieldsNamed(section, 'Message-ID').length === 0) {
-    additions.push(`Message-ID: <${randomBytes(12).toString('hex')}.${now.getTime()}@${hostname}>\r\n`);
+    additions.push(`Message-ID: <${randomHex(12)}.${now.getTime()}@${hostname}>\r\n`);
   }
   const removals = forgedOwnFields(header, hostname);
   if (additions.length === 0 && removals.length === 0) return { action: 'accept' };

@@ -116,18 +116,18 @@ export class MessageContents {
 
   /**
    * Inside the transaction that deleted rows: of the names given, those no row
-   * references any more. Their database content is deleted right here, with the rows;
-   * pass the names to removeFiles() once the transaction has committed, for those that
-   * are files (for the others it finds no file).
+   * references any more (`freed`). Their database content is deleted right here, with
+   * the rows; `files` are the others, for removeFiles() once the transaction has committed.
    */
-  unreferenced(names: Iterable<string>): string[] {
+  unreferenced(names: Iterable<string>): { freed: string[]; files: string[] } {
     const freed: string[] = [];
+    const files: string[] = [];
     for (const name of new Set(names)) {
       if (this.#referenced.get(name)) continue;
-      this.#delete.run(name);
       freed.push(name);
+      if (Number(this.#delete.run(name).changes) === 0) files.push(name);
     }
-    return freed;
+    return { freed, files };
   }
 
   /** Whether a row references the name (outside a deleting transaction: for orphan collection). */

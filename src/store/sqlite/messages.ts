@@ -136,15 +136,15 @@ export class SqliteMessageStore implements MailboxStore, DeliveryStore {
     // Nested in a caller's transaction, the files would go before the rows are committed.
     if (this.#db.isTransaction) throw new Error('expunge() must not run inside an open transaction');
     const deleteMessage = this.#db.prepare('DELETE FROM messages WHERE mailbox_id = ? AND id = ? RETURNING blob');
-    const freed = transaction(this.#db, () => {
+    const { files } = transaction(this.#db, () => {
       const blobs = new Set<string>();
       for (const id of ids) {
         const row = deleteMessage.get(mailboxId, id) as { blob: string } | undefined;
         if (row) blobs.add(row.blob);
       }
-      return this.#unreferenced(blobs);
+      return this.#contents.unreferenced(blobs);
     });
-    await this.removeBlobs(freed);
+    await this.removeBlobs(files);
   }
 
   /**
@@ -163,7 +163,7 @@ export class SqliteMessageStore implements MailboxStore, DeliveryStore {
         )
         .all(userId) as { blob: string }[];
       this.#db.prepare('DELETE FROM mailboxes WHERE user_id = ?').run(userId);
-      return this.#unreferenced(new Set(rows.map((row) => row.blob)));
+      return this.#contents.unreferenced(rows.map((row) => row.blob)).freed;
     });
   }
 
@@ -198,11 +198,6 @@ export class SqliteMessageStore implements MailboxStore, DeliveryStore {
 
   get commitStats(): Readonly<GroupCommitStats> {
     return this.#committer.stats;
-  }
-
-  /** Inside the deleting transaction: frees the content nothing references now; returns the names (files go after the commit). */
-  #unreferenced(blobs: Set<string>): string[] {
-    return this.#contents.unreferenced(blobs);
   }
 
   #blobOf(id: number): string {

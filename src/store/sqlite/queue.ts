@@ -84,25 +84,25 @@ export class SqliteQueueStore implements QueueStore {
    * files nothing references any more. Returns the rows that were still there.
    */
   async remove(ids: readonly number[]): Promise<QueueRow[]> {
-    const { removed, freed } = await commitDurably(this.#db, () => {
+    const { removed, files } = await commitDurably(this.#db, () => {
       const removed = ids.flatMap((id) => {
         const row = this.#deleteRow.get(id) as Row | undefined;
         return row ? [toQueueRow(row)] : [];
       });
-      return { removed, freed: this.#unreferenced(removed) };
+      return { removed, files: this.#unreferenced(removed) };
     });
-    await this.#removeFiles(freed);
+    await this.#removeFiles(files);
     return removed;
   }
 
   /** Removes every row of a message (`queue cancel`); returns the rows removed. */
   async removeMessage(queueId: string): Promise<QueueRow[]> {
-    const { removed, freed } = await commitDurably(this.#db, () => {
+    const { removed, files } = await commitDurably(this.#db, () => {
       const rows = this.#db.prepare(`DELETE FROM queue WHERE queue_id = ? RETURNING ${COLUMNS}`).all(queueId) as unknown as Row[];
       const removed = rows.map(toQueueRow).sort((a, b) => a.id - b.id);
-      return { removed, freed: this.#unreferenced(removed) };
+      return { removed, files: this.#unreferenced(removed) };
     });
-    await this.#removeFiles(freed);
+    await this.#removeFiles(files);
     return removed;
   }
 
@@ -131,9 +131,9 @@ export class SqliteQueueStore implements QueueStore {
     return rows.map(toQueueRow);
   }
 
-  /** Inside the deleting transaction: frees the content of removed rows that nothing references now; returns the names (files go after the commit). */
+  /** Inside the deleting transaction: frees the content of removed rows that nothing references now; returns its files (removed after the commit). */
   #unreferenced(removed: readonly QueueRow[]): string[] {
-    return this.#contents.unreferenced(removed.map((row) => row.blob));
+    return this.#contents.unreferenced(removed.map((row) => row.blob)).files;
   }
 
   async #removeFiles(names: readonly string[]): Promise<void> {
