@@ -3,6 +3,7 @@
 // The parameters live in the string, so they can be raised later without
 // invalidating stored hashes. Verification is constant-time.
 import { randomBytes, scrypt as scryptCallback, timingSafeEqual, randomInt } from 'node:crypto';
+import { HashSlots } from './hash-slots.ts';
 
 // N=2^15, r=8, p=1: the interactive-login parameters recommended with Go's scrypt
 // package (32 MiB, ~0.1 s here). Every POP3/SMTP login pays this once, so higher
@@ -25,7 +26,17 @@ interface ScryptParams {
   p: number;
 }
 
+/**
+ * Two hashes at a time: 64 MiB of scrypt memory at most, and two of the libuv
+ * threadpool's four threads left for the message store (hash-slots.ts).
+ */
+export const SCRYPT_SLOTS = new HashSlots(2);
+
 function scrypt(password: string, salt: Buffer, keylen: number, params: ScryptParams): Promise<Buffer> {
+  return SCRYPT_SLOTS.run(() => scryptNow(password, salt, keylen, params));
+}
+
+function scryptNow(password: string, salt: Buffer, keylen: number, params: ScryptParams): Promise<Buffer> {
   const N = 2 ** params.logN;
   return new Promise((resolve, reject) => {
     scryptCallback(
