@@ -8,8 +8,16 @@ import { Intake } from '../intake/intake.ts';
 import { stepsByOrigin } from '../intake/origins.ts';
 import { MailDeliveryAgent } from '../mda/deliver.ts';
 import type { MailauthResolver } from '../policy/spf/resolver.ts';
+import type { AntivirusStepOptions } from '../intake/steps/antivirus.ts';
+import { antivirusOptions } from './antivirus.ts';
 
-export function createIntake(config: Config, store: Store, resolver: MailauthResolver, logger: Logger): Intake {
+export function createIntake(
+  config: Config,
+  store: Store,
+  resolver: MailauthResolver,
+  logger: Logger,
+  antivirus: AntivirusStepOptions = antivirusOptions(config.antivirus),
+): Intake {
   return new Intake({
     steps: stepsByOrigin({
       resolver,
@@ -17,6 +25,7 @@ export function createIntake(config: Config, store: Store, resolver: MailauthRes
       submissionReceivedClientIp: config.submission.received_client_ip,
       accounts: store.accounts,
       keys: store.keys,
+      antivirus,
     }),
     // Only the MDA gets the delivery store: it alone writes mailboxes and the queue.
     mda: new MailDeliveryAgent(store.deliveries),

@@ -33,6 +33,7 @@ import { createResolver } from '../dns/resolver.ts';
 import { mailauthResolver } from '../policy/spf/resolver.ts';
 import { cachingLookups } from '../dns/cache.ts';
 import { createIntake } from './intake.ts';
+import { antivirusOptions, closeAntivirus, reportAntivirus } from './antivirus.ts';
 import type { Intake } from '../intake/intake.ts';
 import type { Reply } from '../smtp/replies.ts';
 import { SendRateLimiter } from '../msa/rate-limit.ts';
@@ -58,7 +59,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const store = openStore(config.data_dir);
   // One resolver for everything that asks DNS (sender authentication, DNSBL, MX lookups).
   const resolver = createResolver(config.dns.servers);
-  const intake = createIntake(config, store, mailauthResolver(cachingLookups(resolver)), logger);
+  const antivirus = antivirusOptions(config.antivirus);
+  const intake = createIntake(config, store, mailauthResolver(cachingLookups(resolver)), logger, antivirus);
 
   const outbound = createOutboundQueue({
     config,
@@ -83,6 +85,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const orphans = await store.deliveries.collectOrphans();
   if (orphans.length > 0) logger.info({ count: orphans.length }, 'removed orphan message files');
   outbound.start();
+  await reportAntivirus(antivirus, logger.child({ role: 'antivirus' }));
   logger.info(
     { hostname: config.hostname, listeners: listeners.map((l) => `${l.role}=${formatEndpoint(l.endpoint)}`) },
     'ready',
@@ -100,6 +103,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
       if ((await Promise.race([Promise.all([closed, drained]), timeout])) === 'timeout') {
         logger.warn({ timeoutMs: DRAIN_TIMEOUT_MS }, 'sessions still open after the drain timeout; closing anyway');
       }
+      await closeAntivirus(antivirus);
       await store.close();
       logger.info('stopped');
       logger.flush();

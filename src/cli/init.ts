@@ -12,6 +12,7 @@ import { openStore } from '../store/store.ts';
 import { addDomainWithKeys } from './domain.ts';
 import { CliError } from './errors.ts';
 import { roleAliasTarget } from './role-aliases.ts';
+import { DEFAULT_CLAMD_SOCKET } from '../config/schema.ts';
 
 export const CONFIG_FILE = 'kakitome.toml';
 const DATA_DIR = 'data';
@@ -140,5 +141,13 @@ hold = "0s"
 
 [outbound.transport]
 # "example.net" = "10.0.0.5:25"
+
+[antivirus]
+action = "reject"      # malware: 554 5.7.1 in the session, naming the signature
+fail_open = false      # an engine down: 451 4.7.1, never delivered unscanned
+
+[[antivirus.engine]]   # every engine scans every message; add more tables for more engines
+type = "clamd"
+socket = ${JSON.stringify(DEFAULT_CLAMD_SOCKET)}   # Debian: apt install clamav-daemon
 `;
 }

@@ -5,6 +5,7 @@ import { flushCompileCache } from 'node:module';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { loadConfig } from '../config/load.ts';
+import { DEFAULT_CLAMD_SOCKET } from '../config/schema.ts';
 import { startServer, type RunningServer } from '../app/server.ts';
 import { hashPassword, generatePassword } from '../auth/password.ts';
 import { openStore } from '../store/store.ts';
@@ -58,6 +59,10 @@ async function ensureDevInstance(offset: number | undefined): Promise<string> {
   }
   print(`created the development instance in ${join(DEV_DIR)} (domain ${DEV_DOMAIN}, 127.0.0.1, ports +${portOffset})`);
   print(`user ${DEV_USER}, password: ${password}`);
+  print(
+    `mail is scanned by clamd at ${DEFAULT_CLAMD_SOCKET} (apt install clamav-daemon); while it does not answer, mail gets 451 4.7.1 ` +
+      `([antivirus] in ${configPath})`,
+  );
   return configPath;
 }
 

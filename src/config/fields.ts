@@ -32,20 +32,23 @@ export class Field<T, I = unknown> {
   readonly fallback: Fallback | undefined;
   /** A table's keys, in the order the reference lists them. */
   readonly shape: Readonly<Record<string, Field<unknown>>> | undefined;
+  /** A list's element (for the reference of a list of tables, TOML's [[array.of.tables]]). */
+  readonly items: Field<unknown> | undefined;
   /** Checks the value at `path`, adding what is wrong to `problems`. */
   readonly check: Check<T>;
 
-  constructor(type: string, check: Check<T>, more: Partial<Pick<Field<T>, 'description' | 'fallback' | 'shape'>> = {}) {
+  constructor(type: string, check: Check<T>, more: Partial<Pick<Field<T>, 'description' | 'fallback' | 'shape' | 'items'>> = {}) {
     this.type = type;
     this.check = check;
     this.description = more.description ?? '';
     this.fallback = more.fallback;
     this.shape = more.shape;
+    this.items = more.items;
   }
 
   #with(check: Check<T>, more: Partial<Pick<Field<T>, 'description' | 'fallback'>>): Field<T, I> {
-    const { description, fallback, shape } = this;
-    return new Field<T, I>(this.type, check, { description, fallback, shape, ...more });
+    const { description, fallback, shape, items } = this;
+    return new Field<T, I>(this.type, check, { description, fallback, shape, items, ...more });
   }
 
   describe(description: string): Field<T, I> {
@@ -74,7 +77,7 @@ export class Field<T, I = unknown> {
         const result = refine(value, (below, message) => problems.push({ path: [...path, ...below], message }));
         return problems.length === before ? result : INVALID;
       },
-      { description: this.description, fallback: this.fallback, shape: this.shape },
+      { description: this.description, fallback: this.fallback, shape: this.shape, items: this.items },
     );
   }
 
@@ -160,7 +163,7 @@ export function list<T>(item: Field<T>): Field<T[], unknown[]> {
     if (!Array.isArray(input)) return fail(problems, path, expected('a list', input));
     const values = input.map((element, index) => item.check(element, [...path, index], problems));
     return values.includes(INVALID) ? INVALID : (values as T[]);
-  });
+  }, { items: item as Field<unknown> });
 }
 
 type Shape = Record<string, Field<any, any>>;

@@ -62,11 +62,19 @@ export function parseConfig(text: string, file: string): Config {
   if (!result.ok) throw new ConfigError(file, locateProblems(result.problems, source));
 
   const base = dirname(resolve(file));
-  const { data_dir, tls } = result.value;
+  const { data_dir, tls, antivirus } = result.value;
   return {
     ...result.value,
     data_dir: resolve(base, data_dir),
     tls: { ...tls, cert: resolve(base, tls.cert), key: resolve(base, tls.key) },
+    antivirus: {
+      ...antivirus,
+      engine: antivirus.engine.map((engine) => ({
+        ...engine,
+        socket: engine.socket === '' ? '' : resolve(base, engine.socket),
+        rules: engine.rules === '' ? '' : resolve(base, engine.rules),
+      })),
+    },
   };
 }
 

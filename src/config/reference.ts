@@ -23,7 +23,9 @@ function rows(shape: Readonly<Record<string, Field<unknown>>>, prefix: string): 
       return [{ key, type: 'table', defaultValue: '', description: field.description }, ...rows(field.shape, `${key}.`)];
     }
     const defaultValue = field.fallback ? `\`${toToml(field.fallback.value)}\`` : '*(required)*';
-    return [{ key, type: field.type, defaultValue, description: field.description }];
+    const row = { key, type: field.type, defaultValue, description: field.description };
+    // A list of tables ([[key]] in TOML): the keys of each element follow, as key[].name.
+    return field.items?.shape ? [row, ...rows(field.items.shape, `${key}[].`)] : [row];
   });
 }
 

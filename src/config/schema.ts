@@ -172,6 +172,52 @@ const access = table({
   pop3s: accessList.prefault({}).describe('Who may connect to the pop3s listeners.'),
 });
 
+/** Where clamd listens when no engine is configured: Debian's clamav-daemon socket. */
+export const DEFAULT_CLAMD_SOCKET = '/run/clamav/clamd.ctl';
+
+const antivirusEngine = table({
+  type: oneOf(['clamd', 'yara']).describe('The engine: "clamd" (ClamAV\'s daemon) or "yara" (YARA rules, another vendor; not available yet: refused).'),
+  socket: parsed('path or ""', (text) => (text === '' ? '' : parsePath(text)))
+    .prefault('')
+    .describe('clamd: its unix socket (LocalSocket in clamd.conf), e.g. "/run/clamav/clamd.ctl". Give socket or address.'),
+  address: parsed('"host:port" or ""', (text) => (text === '' ? undefined : parseNextHop(text)))
+    .prefault('')
+    .describe('clamd: its TCP address (TCPSocket/TCPAddr in clamd.conf), e.g. "127.0.0.1:3310". Give socket or address.'),
+  rules: parsed('path or ""', (text) => (text === '' ? '' : parsePath(text)))
+    .prefault('')
+    .describe('yara: a directory of .yar/.yara rule files, relative to this file.'),
+  timeout: duration().prefault('60s').describe('A scan not answered within this is a failure (451 unless fail_open).'),
+}).refine((engine, report) => {
+  if (engine.type === 'clamd') {
+    if ((engine.socket === '') === (engine.address === undefined)) report([], 'a clamd engine needs exactly one of socket and address');
+    if (engine.rules !== '') report(['rules'], 'rules is for yara engines');
+  } else {
+    if (engine.rules === '') report(['rules'], 'a yara engine needs rules, a directory of rule files');
+    if (engine.socket !== '' || engine.address !== undefined) report([], 'socket and address are for clamd engines');
+  }
+});
+
+const antivirus = table({
+  action: oneOf(['reject', 'replace'])
+    .default('reject')
+    .describe('Malware found: "reject" (554 5.7.1 in the session, naming the engine and signature) or "replace" (the infected part replaced by a notice, the original quarantined; not available yet: refused).'),
+  fail_open: bool()
+    .default(false)
+    .describe('An engine down or timed out: false = 451 4.7.1, the sender retries (never delivered unscanned); true = delivered unscanned and marked X-Kakitome-Virus, with a warning at start.'),
+  rescan_on_retrieval: bool().default(false).describe('Scan again at POP3 retrieval when the signatures changed since the message was stored (not available yet: true is refused).'),
+  engine: list(antivirusEngine)
+    .prefault([{ type: 'clamd', socket: DEFAULT_CLAMD_SOCKET }])
+    .describe(`The engines, one [[antivirus.engine]] table each; all of them scan every message, in parallel. Absent: clamd at ${DEFAULT_CLAMD_SOCKET}.`),
+}).refine((av, report) => {
+  if (av.engine.length === 0) report(['engine'], 'at least one engine: mail is never delivered unscanned');
+  // Built in later steps of the same work; refused rather than silently ignored.
+  if (av.action === 'replace') report(['action'], '"replace" is not available yet; use "reject"');
+  if (av.rescan_on_retrieval) report(['rescan_on_retrieval'], 'rescanning at retrieval is not available yet');
+  av.engine.forEach((engine, index) => {
+    if (engine.type === 'yara') report(['engine', index, 'type'], 'the yara engine is not available yet; use clamd');
+  });
+});
+
 const log = table({
   level: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info').describe('Least severe level written to the log.'),
 });
@@ -194,6 +240,7 @@ export const configSchema = table({
   pop3: pop3.prefault({}).describe('The POP3 and POP3S listeners.'),
   auth: auth.prefault({}).describe('Password guessing: failure limits and lockout, shared by every protocol that logs in.'),
   access: access.prefault({}).describe('Per-listener network allow and deny lists, checked when a client connects.'),
+  antivirus: antivirus.prefault({}).describe('Virus scanning of every message on port 25 and submission, before the 250.'),
   log: log.prefault({}).describe('Logging, one JSON object per line.'),
 });
 

@@ -1,12 +1,14 @@
 // The steps of each origin, in order: data, not code paths (DESIGN). The README's
 // design section shows this table; a test holds the two equal.
 //
-//   mta     received → sender-auth
-//   msa     submission-header → received → dkim-sign
+//   mta     received → sender-auth → antivirus
+//   msa     submission-header → received → antivirus → dkim-sign
 //   notice  (none: made here, delivered locally)
 //
-// Antivirus, attachments, spam, encryption at rest and the archive join these lists
-// as they are built.
+// Attachments, spam, encryption at rest and the archive join these lists as they are
+// built. The antivirus step scans the message as it arrived, so where it stands among
+// the header steps changes nothing it sees; it runs after sender-auth so that a refusal
+// for forgery costs no scan, and before dkim-sign so that a refused message costs no signature.
 import type { SenderAuthPolicy } from '../policy/sender-auth.ts';
 import type { MailauthResolver } from '../policy/spf/resolver.ts';
 import type { AccountStore } from '../store/accounts.ts';
@@ -16,6 +18,7 @@ import { receivedStep } from './steps/received.ts';
 import { senderAuthStep } from './steps/sender-auth.ts';
 import { submissionHeaderStep } from './steps/submission-header.ts';
 import { dkimSignStep } from './steps/dkim-sign.ts';
+import { antivirusStep, type AntivirusStepOptions } from './steps/antivirus.ts';
 
 export interface OriginStepsOptions {
   resolver: MailauthResolver;
@@ -24,14 +27,20 @@ export interface OriginStepsOptions {
   submissionReceivedClientIp: boolean;
   accounts: Pick<AccountStore, 'isLocalDomain'>;
   keys: Pick<KeyStore, 'activeDkimKeys'>;
+  antivirus: AntivirusStepOptions;
 }
 
 export function stepsByOrigin(options: OriginStepsOptions): Record<IntakeOrigin, Step[]> {
   return {
-    mta: [receivedStep({ showClientAddress: true }), senderAuthStep({ resolver: options.resolver, policy: options.senderAuth })],
+    mta: [
+      receivedStep({ showClientAddress: true }),
+      senderAuthStep({ resolver: options.resolver, policy: options.senderAuth }),
+      antivirusStep(options.antivirus),
+    ],
     msa: [
       submissionHeaderStep(),
       receivedStep({ showClientAddress: options.submissionReceivedClientIp }),
+      antivirusStep(options.antivirus),
       dkimSignStep({ accounts: options.accounts, keys: options.keys }),
     ],
     notice: [],

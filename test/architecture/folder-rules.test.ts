@@ -24,9 +24,10 @@ export const ALLOWED: Record<string, readonly string[]> = {
   server: ['net', 'tls'], // listener plumbing and logging
   store: ['mail'],
   policy: ['config', 'dns', 'mail'], // knows no protocol and no store
+  filter: ['mail'], // content filters (antivirus engines, attachments): no protocol, no store, no config
   auth: ['mail', 'policy', 'store:roles types'], // a login checks the accounts it is given
   smtp: ['auth', 'mail', 'net', 'policy', 'server', 'tls'], // knows no store
-  intake: ['mail', 'mda', 'policy', 'store:roles'], // steps read accounts and keys; only the MDA delivers
+  intake: ['filter', 'mail', 'mda', 'policy', 'store:roles'], // steps read accounts and keys; only the MDA delivers
   mda: ['store:roles', 'store:deliveries'], // the one writer of mailboxes and the queue
   mta: ['intake', 'mail', 'policy', 'smtp'],
   msa: ['auth', 'intake', 'mail', 'mta', 'policy', 'smtp', 'store:roles types'],

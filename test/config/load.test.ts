@@ -64,6 +64,12 @@ test('a config with only a hostname gets every secure default, paths resolved ne
     pop3: { apop: true, idle_timeout: 600_000, max_connections: 1000, max_connections_per_ip: 50 },
     auth: { max_failures_per_ip: 10, max_failures_per_account: 20, lockout: 900_000 },
     access: Object.fromEntries(['smtp', 'submission', 'submissions', 'pop3', 'pop3s'].map((role) => [role, { allow: [], deny: [] }])),
+    antivirus: {
+      action: 'reject',
+      fail_open: false,
+      rescan_on_retrieval: false,
+      engine: [{ type: 'clamd', socket: '/run/clamav/clamd.ctl', address: undefined, rules: '', timeout: 60_000 }],
+    },
     log: { level: 'info' },
   });
 });

@@ -35,6 +35,8 @@ test('the reference is a Markdown table with one row per table and key, in schem
       'auth', 'auth.max_failures_per_ip', 'auth.max_failures_per_account', 'auth.lockout',
       'access',
       ...['smtp', 'submission', 'submissions', 'pop3', 'pop3s'].flatMap((role) => [`access.${role}`, `access.${role}.allow`, `access.${role}.deny`]),
+      'antivirus', 'antivirus.action', 'antivirus.fail_open', 'antivirus.rescan_on_retrieval', 'antivirus.engine',
+      ...['type', 'socket', 'address', 'rules', 'timeout'].map((key) => `antivirus.engine[].${key}`),
       'log', 'log.level',
     ].map((key) => `\`${key}\``),
   );

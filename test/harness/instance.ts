@@ -4,6 +4,8 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
+import { DEFAULT_CLAMD_SOCKET } from '../../src/config/schema.ts';
+import { sharedClamd } from './clamd.ts';
 import { fileURLToPath } from 'node:url';
 import { after, before, type TestContext } from 'node:test';
 import { afterTest, keepTestDirs } from './cleanup.ts';
@@ -16,6 +18,13 @@ import { PortTakenError, ServeLog, ServeProcess, type LogEntry } from './serve-p
 let sharedEmptyDns: Promise<DnsFixture> | undefined;
 
 /** One dnsmasq per test process that answers NXDOMAIN to everything (stopped at exit). */
+/** The config `init` wrote, scanning with the clamd at `socket`. */
+export function useClamd(toml: string, socket: string): string {
+  const line = `socket = ${JSON.stringify(DEFAULT_CLAMD_SOCKET)}`;
+  if (!toml.includes(line)) throw new Error(`the config init wrote has no ${line}`);
+  return toml.replace(line, `socket = ${JSON.stringify(socket)}`);
+}
+
 function emptyDns(): Promise<DnsFixture> {
   sharedEmptyDns ??= startDns({}, { background: true });
   return sharedEmptyDns;
@@ -69,6 +78,8 @@ export interface InstanceOptions {
   portOffset?: number;
   /** Resolver for kakitome: a DNS fixture's server, "host:port"; default: an empty fixture (never the system resolver). */
   dns?: string;
+  /** The clamd the instance scans with (its unix socket); default: this test process's shared clamd (harness/clamd.ts). */
+  clamdSocket?: string;
   /** Rewrites the generated kakitome.toml before the first `serve`. */
   editConfig?: (toml: string) => string;
   /** Stop the instance when this test ends; its directory is kept if the test failed. */
@@ -173,6 +184,10 @@ async function createAndServe(options: InstanceOptions): Promise<Instance> {
       const targetList = Array.isArray(targets) ? targets : [targets];
       await mustSucceed(`alias add ${alias}`, cli(['alias', 'add', alias, ...targetList]));
     }
+    // The default engine is clamd at Debian's socket; every instance scans with a real
+    // clamd of the tests instead.
+    const clamdSocket = options.clamdSocket ?? (await sharedClamd()).socket;
+    await writeFile(configPath, useClamd(await readFile(configPath, 'utf8'), clamdSocket));
     if (options.editConfig) await writeFile(configPath, options.editConfig(await readFile(configPath, 'utf8')));
     certPath = await certificatePath(configPath);
     await startServing();

@@ -1,0 +1,40 @@
+// The antivirus engines of `[antivirus]`, built once per process, and what serve says
+// about them at start: a warning when fail_open weakens the default, and one when an
+// engine does not answer (mail then gets 451 until it does).
+import type { Logger } from 'pino';
+import type { Config } from '../config/schema.ts';
+import { ClamdEngine } from '../filter/antivirus/clamd.ts';
+import type { AntivirusEngine } from '../filter/antivirus/engine.ts';
+import type { AntivirusStepOptions } from '../intake/steps/antivirus.ts';
+
+export function antivirusOptions(config: Config['antivirus']): AntivirusStepOptions {
+  const counts = new Map<string, number>();
+  const engines: AntivirusEngine[] = config.engine.map((engine) => {
+    const n = (counts.get(engine.type) ?? 0) + 1;
+    counts.set(engine.type, n);
+    const name = n === 1 ? engine.type : `${engine.type}#${n}`;
+    const target = engine.socket !== '' ? { socket: engine.socket } : { host: engine.address!.host, port: engine.address!.port };
+    return new ClamdEngine({ name, target, scanTimeoutMs: engine.timeout });
+  });
+  return { engines, failOpen: config.fail_open, scanTimeoutMs: Math.max(...config.engine.map((e) => e.timeout)) };
+}
+
+/** Logs what each engine is, and warns about what weakens or stops scanning. */
+export async function reportAntivirus(options: AntivirusStepOptions, logger: Logger): Promise<void> {
+  if (options.failOpen) {
+    logger.warn('antivirus.fail_open is on: when an engine is down, mail is delivered unscanned (marked X-Kakitome-Virus) instead of 451');
+  }
+  await Promise.all(options.engines.map(async (engine) => {
+    const version = await engine.version();
+    const where = engine instanceof ClamdEngine ? engine.target : undefined;
+    if (version === undefined) {
+      logger.warn({ engine: engine.name, at: where }, 'antivirus engine does not answer: mail gets 451 4.7.1 until it does');
+    } else {
+      logger.info({ engine: engine.name, at: where, version }, 'antivirus engine ready');
+    }
+  }));
+}
+
+export async function closeAntivirus(options: AntivirusStepOptions): Promise<void> {
+  await Promise.all(options.engines.map((engine) => engine.close()));
+}
