@@ -1,10 +1,11 @@
 // A real kakitome, in process, for the session targets: `kakitome init` in a temporary
 // directory (the CLI, as an administrator runs it), a user with a password and an APOP
 // secret, then startServer() from src/app/server.ts in this thread with the config init
-// wrote, its DNS on an NXDOMAIN server of its own. Lockout limits are raised so that
+// wrote, its DNS on an NXDOMAIN server of its own, its antivirus a real clamd
+// (test/harness/clamd.ts). Lockout limits are raised so that
 // the fuzzer's failed logins do not lock the user out of the transaction state.
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +14,8 @@ import { loadConfig } from '../../src/config/load.ts';
 import { startServer } from '../../src/app/server.ts';
 import { pickPortOffset, portsForOffset, type ListenerPorts } from '../../test/harness/ports.ts';
 import { startNxdomainDns } from './nxdomain-dns.ts';
+import { sharedClamd } from '../../test/harness/clamd.ts';
+import { useClamd } from '../../test/harness/instance.ts';
 
 const KAKITOME = fileURLToPath(new URL('../../bin/kakitome.js', import.meta.url));
 export const FUZZ_USER = { address: 'alice@example.test', password: 'fuzz-password-1', apopSecret: 'fuzz-apop-secret' };
@@ -59,6 +62,8 @@ export async function startFuzzServer(): Promise<FuzzServer> {
   cli(['init', '--dir', dir, '--domain', 'example.test', '--hostname', 'mail.example.test', '--port-offset', String(offset), '--listen', host, '--dns', dns.server]);
   cli(['user', 'add', FUZZ_USER.address, '--password-stdin', '--config', configPath], `${FUZZ_USER.password}\n`);
   cli(['user', 'apop', FUZZ_USER.address, '--secret-stdin', '--config', configPath], `${FUZZ_USER.apopSecret}\n`);
+  // Every message is scanned, as in any instance: by a real clamd of this process.
+  writeFileSync(configPath, useClamd(readFileSync(configPath, 'utf8'), (await sharedClamd()).socket));
   appendFileSync(configPath, '\n[auth]\nmax_failures_per_ip = 100000\nmax_failures_per_account = 100000\n\n[log]\nlevel = "fatal"\n');
   const server = await startServer(await loadConfig(configPath));
   return {
