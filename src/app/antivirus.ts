@@ -5,18 +5,29 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/schema.ts';
 import { ClamdEngine } from '../filter/antivirus/clamd.ts';
 import type { AntivirusEngine } from '../filter/antivirus/engine.ts';
+import { YaraEngine } from '../filter/antivirus/yara.ts';
 import type { AntivirusStepOptions } from '../intake/steps/antivirus.ts';
 
-export function antivirusOptions(config: Config['antivirus']): AntivirusStepOptions {
+export function antivirusOptions(config: Pick<Config, 'antivirus' | 'smtp'>): AntivirusStepOptions {
   const counts = new Map<string, number>();
-  const engines: AntivirusEngine[] = config.engine.map((engine) => {
+  const engines: AntivirusEngine[] = config.antivirus.engine.map((engine) => {
     const n = (counts.get(engine.type) ?? 0) + 1;
     counts.set(engine.type, n);
     const name = n === 1 ? engine.type : `${engine.type}#${n}`;
+    if (engine.type === 'yara') return new YaraEngine({ name, rulesDir: engine.rules, maxBytes: config.smtp.max_message_size });
     const target = engine.socket !== '' ? { socket: engine.socket } : { host: engine.address!.host, port: engine.address!.port };
     return new ClamdEngine({ name, target, scanTimeoutMs: engine.timeout });
   });
-  return { engines, failOpen: config.fail_open, scanTimeoutMs: Math.max(...config.engine.map((e) => e.timeout)) };
+  return {
+    engines,
+    failOpen: config.antivirus.fail_open,
+    scanTimeoutMs: Math.max(...config.antivirus.engine.map((e) => e.timeout)),
+  };
+}
+
+/** Compiles every yara engine's rules; throws (YaraRulesError) when they do not compile, so serve does not start. */
+export async function prepareAntivirus(options: AntivirusStepOptions): Promise<void> {
+  for (const engine of options.engines) if (engine instanceof YaraEngine) await engine.load();
 }
 
 /** Logs what each engine is, and warns about what weakens or stops scanning. */
@@ -26,7 +37,7 @@ export async function reportAntivirus(options: AntivirusStepOptions, logger: Log
   }
   await Promise.all(options.engines.map(async (engine) => {
     const version = await engine.version();
-    const where = engine instanceof ClamdEngine ? engine.target : undefined;
+    const where = engine instanceof ClamdEngine ? engine.target : engine instanceof YaraEngine ? engine.rulesDir : undefined;
     if (version === undefined) {
       logger.warn({ engine: engine.name, at: where }, 'antivirus engine does not answer: mail gets 451 4.7.1 until it does');
     } else {

@@ -16,7 +16,7 @@ export function createIntake(
   store: Store,
   resolver: MailauthResolver,
   logger: Logger,
-  antivirus: AntivirusStepOptions = antivirusOptions(config.antivirus),
+  antivirus: AntivirusStepOptions = antivirusOptions(config),
 ): Intake {
   return new Intake({
     steps: stepsByOrigin({

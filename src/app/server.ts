@@ -33,7 +33,7 @@ import { createResolver } from '../dns/resolver.ts';
 import { mailauthResolver } from '../policy/spf/resolver.ts';
 import { cachingLookups } from '../dns/cache.ts';
 import { createIntake } from './intake.ts';
-import { antivirusOptions, closeAntivirus, reportAntivirus } from './antivirus.ts';
+import { antivirusOptions, closeAntivirus, prepareAntivirus, reportAntivirus } from './antivirus.ts';
 import type { Intake } from '../intake/intake.ts';
 import type { Reply } from '../smtp/replies.ts';
 import { SendRateLimiter } from '../msa/rate-limit.ts';
@@ -56,10 +56,12 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const logger = createLogger(config.log.level);
   const tls = loadServerTls(config.tls.cert, config.tls.key, { legacyCbcCiphers: config.tls.legacy_cbc_ciphers });
   if (config.tls.legacy_cbc_ciphers) logger.warn({ ciphers: tls.ciphers }, 'tls.legacy_cbc_ciphers is on: TLS 1.2 CBC cipher suites are accepted (weaker than the default, AEAD only)');
+  // Rules that do not compile stop serve here, before anything is opened.
+  const antivirus = antivirusOptions(config);
+  await prepareAntivirus(antivirus);
   const store = openStore(config.data_dir);
   // One resolver for everything that asks DNS (sender authentication, DNSBL, MX lookups).
   const resolver = createResolver(config.dns.servers);
-  const antivirus = antivirusOptions(config.antivirus);
   const intake = createIntake(config, store, mailauthResolver(cachingLookups(resolver)), logger, antivirus);
 
   const outbound = createOutboundQueue({

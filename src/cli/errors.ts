@@ -6,6 +6,7 @@ import { PasswordError } from '../auth/password.ts';
 import { DataDirError, SchemaVersionError } from '../store/errors.ts';
 import { TlsConfigError } from '../tls/context.ts';
 import { ListenError } from '../server/listeners.ts';
+import { YaraRulesError } from '../filter/antivirus/yara.ts';
 
 export class CliError extends Error {}
 
@@ -20,6 +21,7 @@ export function isUserFacing(err: unknown): err is Error {
     err instanceof SchemaVersionError ||
     err instanceof TlsConfigError ||
     err instanceof ListenError ||
+    err instanceof YaraRulesError ||
     (err instanceof Error && err.name === 'ConfigError')
   );
 }

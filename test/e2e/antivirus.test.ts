@@ -4,7 +4,7 @@
 // engine down: 451 4.7.1." Nothing infected is delivered; nothing is delivered unscanned.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EICAR, SIGNATURE, startClamd, TESTFILES_DIR, type Clamd } from '../harness/clamd.ts';
 import { swaks } from '../harness/clients.ts';
@@ -12,6 +12,7 @@ import { startInstance, type Instance } from '../harness/instance.ts';
 import { messagesOf, subjectOf, waitForSubject } from './mailbox.ts';
 import { message, PASSWORD, SmtpClient, tag, USER } from './smtp.ts';
 import { messageWith } from '../filter/antivirus/mime-samples.ts';
+import { YARA_MARKER, YARA_RULE } from '../harness/yara.ts';
 
 const SENDER = 'sender@remote.example';
 
@@ -157,5 +158,56 @@ describe('antivirus fail_open = true: delivered unscanned, marked, with a warnin
     }
     const copy = (await waitForSubject(instance, USER, subject)).find((m) => subjectOf(m) === subject)!;
     assert.match(copy.content, /^X-Kakitome-Virus: not scanned \(clamd unavailable\)\r\n/m);
+  });
+});
+
+describe('two engines from two vendors: clamd and yara, each catching what the other does not', () => {
+  let clamd: Clamd;
+  let instance: Instance;
+  before(async () => {
+    clamd = await startClamd();
+    instance = await startInstance({
+      users: [{ address: USER, password: PASSWORD }],
+      clamdSocket: clamd.socket,
+      editConfig: (toml) => `${toml.trimEnd()}\n\n[[antivirus.engine]]\ntype = "yara"\nrules = "yara-rules"\n`,
+      beforeServe: (dir) => {
+        mkdirSync(join(dir, 'yara-rules'));
+        writeFileSync(join(dir, 'yara-rules', 'test.yar'), YARA_RULE);
+      },
+    });
+  });
+  after(async () => {
+    await instance?.close();
+    await clamd?.dispose();
+  });
+
+  test('serve names both engines at start; a file only yara flags and one only clamd flags are each refused by that engine', async () => {
+    const ready = instance.logEntries().filter((entry) => entry.msg === 'antivirus engine ready').map((entry) => String(entry.engine)).sort();
+    assert.deepEqual(ready, ['clamd', 'yara']);
+    const client = await SmtpClient.to(instance);
+    try {
+      await client.ehlo('client.remote.example');
+      const byYara = await client.deliver(SENDER, [USER], message({ subject: tag('av-yara'), body: `text ${YARA_MARKER} text` }));
+      assert.match(byYara.last, /^554 5\.7\.1 message refused: malware found by yara \(Kakitome_Test_Marker\)/);
+      const byClamd = await client.deliver(SENDER, [USER], messageWith(Buffer.from(EICAR), 'eicar.com', 'base64', { from: SENDER, to: USER, subject: tag('av-clamd') }));
+      assert.match(byClamd.last, /^554 5\.7\.1 message refused: malware found by clamd \(Kakitome\.Test\.EICAR\.UNOFFICIAL\)/);
+      const clean = tag('av-both-clean');
+      await client.mustDeliver(SENDER, [USER], message({ subject: clean }));
+      await waitForSubject(instance, USER, clean);
+    } finally {
+      await client.quit();
+    }
+  });
+
+  test('rules that do not compile: serve does not start, and says why in one line', async () => {
+    await instance.stop();
+    writeFileSync(join(instance.dir, 'yara-rules', 'broken.yar'), 'rule Broken { condition: $nothing }');
+    try {
+      const serve = await instance.cli(['serve'], { timeoutMs: 30_000 });
+      assert.equal(serve.code, 1);
+      assert.match(serve.stderr, /^kakitome: the yara rules in \S+yara-rules do not compile: .+\n$/);
+    } finally {
+      rmSync(join(instance.dir, 'yara-rules', 'broken.yar'));
+    }
   });
 });

@@ -82,6 +82,8 @@ export interface InstanceOptions {
   clamdSocket?: string;
   /** Rewrites the generated kakitome.toml before the first `serve`. */
   editConfig?: (toml: string) => string;
+  /** Runs after the config is written, before the first `serve` (files the config names). */
+  beforeServe?: (dir: string) => void | Promise<void>;
   /** Stop the instance when this test ends; its directory is kept if the test failed. */
   t?: TestContext;
   readyTimeoutMs?: number;
@@ -189,6 +191,7 @@ async function createAndServe(options: InstanceOptions): Promise<Instance> {
     const clamdSocket = options.clamdSocket ?? (await sharedClamd()).socket;
     await writeFile(configPath, useClamd(await readFile(configPath, 'utf8'), clamdSocket));
     if (options.editConfig) await writeFile(configPath, options.editConfig(await readFile(configPath, 'utf8')));
+    await options.beforeServe?.(dir);
     certPath = await certificatePath(configPath);
     await startServing();
   } catch (error) {
