@@ -1,6 +1,7 @@
 // The antivirus engines of `[antivirus]`, built once per process, and what serve says
 // about them at start: a warning when fail_open weakens the default, and one when an
 // engine does not answer (mail then gets 451 until it does).
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.ts';
 import { ClamdEngine } from '../filter/antivirus/clamd.ts';
@@ -8,7 +9,10 @@ import type { AntivirusEngine } from '../filter/antivirus/engine.ts';
 import { YaraEngine } from '../filter/antivirus/yara.ts';
 import type { AntivirusStepOptions } from '../intake/steps/antivirus.ts';
 
-export function antivirusOptions(config: Pick<Config, 'antivirus' | 'smtp'>): AntivirusStepOptions {
+/** Inside data_dir (0700): decoded attachments over 1 MiB wait here while they are scanned. */
+export const SCAN_SCRATCH_DIR = 'scan';
+
+export function antivirusOptions(config: Pick<Config, 'antivirus' | 'smtp' | 'data_dir'>): AntivirusStepOptions {
   const counts = new Map<string, number>();
   const engines: AntivirusEngine[] = config.antivirus.engine.map((engine) => {
     const n = (counts.get(engine.type) ?? 0) + 1;
@@ -22,6 +26,8 @@ export function antivirusOptions(config: Pick<Config, 'antivirus' | 'smtp'>): An
     engines,
     failOpen: config.antivirus.fail_open,
     scanTimeoutMs: Math.max(...config.antivirus.engine.map((e) => e.timeout)),
+    scratchDir: join(config.data_dir, SCAN_SCRATCH_DIR),
+    maxBytes: config.smtp.max_message_size,
   };
 }
 

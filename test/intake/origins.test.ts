@@ -25,7 +25,7 @@ test('every origin and its steps, in order, as the README shows them', () => {
     submissionReceivedClientIp: false,
     accounts: { isLocalDomain: async () => false },
     keys: { activeDkimKeys: async () => [] },
-    antivirus: { engines: [], failOpen: false, scanTimeoutMs: 1_000 },
+    antivirus: { engines: [], failOpen: false, scanTimeoutMs: 1_000, scratchDir: '/nonexistent', maxBytes: 1 },
   });
   const code = Object.fromEntries(Object.entries(steps).map(([origin, list]) => [origin, list.map((step) => step.name)]));
   assert.deepEqual(readmeTable(), code);
