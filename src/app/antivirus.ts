@@ -1,5 +1,5 @@
-// The antivirus engines of `[antivirus]`, built once per process, and what serve says
-// about them at start: a warning when fail_open weakens the default, and one when an
+// The content filters' settings: the antivirus engines of `[antivirus]`, built once per
+// process, the attachment policies of `[attachments]`, and what serve says about the engines at start: a warning when fail_open weakens the default, and one when an
 // engine does not answer (mail then gets 451 until it does).
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -8,6 +8,8 @@ import { ClamdEngine } from '../filter/antivirus/clamd.ts';
 import type { AntivirusEngine } from '../filter/antivirus/engine.ts';
 import { YaraEngine } from '../filter/antivirus/yara.ts';
 import type { AntivirusStepOptions } from '../intake/steps/antivirus.ts';
+import type { AttachmentStepOptions } from '../intake/steps/attachments.ts';
+import { DEFAULT_BLOCKED_EXTENSIONS } from '../filter/attachments/extensions.ts';
 
 /** Inside data_dir (0700): decoded attachments over 1 MiB wait here while they are scanned. */
 export const SCAN_SCRATCH_DIR = 'scan';
@@ -28,6 +30,16 @@ export function antivirusOptions(config: Pick<Config, 'antivirus' | 'smtp' | 'da
     scanTimeoutMs: Math.max(...config.antivirus.engine.map((e) => e.timeout)),
     scratchDir: join(config.data_dir, SCAN_SCRATCH_DIR),
     maxBytes: config.smtp.max_message_size,
+  };
+}
+
+/** The attachment policy of each direction, from [attachments]. */
+export function attachmentOptions(config: Pick<Config, 'attachments' | 'smtp' | 'data_dir'>): { inbound: AttachmentStepOptions; outbound: AttachmentStepOptions } {
+  const blockedExtensions = new Set([...DEFAULT_BLOCKED_EXTENSIONS, ...config.attachments.extra_blocked_extensions]);
+  const common = { blockedExtensions, scratchDir: join(config.data_dir, SCAN_SCRATCH_DIR), maxBytes: config.smtp.max_message_size };
+  return {
+    inbound: { ...common, direction: 'inbound', action: config.attachments.inbound },
+    outbound: { ...common, direction: 'outbound', action: config.attachments.outbound },
   };
 }
 

@@ -9,7 +9,7 @@ import { stepsByOrigin } from '../intake/origins.ts';
 import { MailDeliveryAgent } from '../mda/deliver.ts';
 import type { MailauthResolver } from '../policy/spf/resolver.ts';
 import type { AntivirusStepOptions } from '../intake/steps/antivirus.ts';
-import { antivirusOptions } from './antivirus.ts';
+import { antivirusOptions, attachmentOptions } from './antivirus.ts';
 
 export function createIntake(
   config: Config,
@@ -26,6 +26,7 @@ export function createIntake(
       accounts: store.accounts,
       keys: store.keys,
       antivirus,
+      attachments: attachmentOptions(config),
     }),
     // Only the MDA gets the delivery store: it alone writes mailboxes and the queue.
     mda: new MailDeliveryAgent(store.deliveries),

@@ -215,6 +215,25 @@ const antivirus = table({
   if (av.rescan_on_retrieval) report(['rescan_on_retrieval'], 'rescanning at retrieval is not available yet');
 });
 
+const attachmentAction = (direction: string, fallback: 'strip' | 'reject') =>
+  oneOf(['strip', 'reject'])
+    .default(fallback)
+    .describe(`A blocked file in ${direction}: "strip" (the part replaced by a text notice naming the file, the message delivered) or "reject" (554 5.7.1 naming the file).`);
+
+function parseExtension(text: string): string {
+  const extension = text.normalize('NFKC').trim().toLowerCase().replace(/^\.+/, '');
+  if (!/^[a-z0-9][a-z0-9_-]{0,31}$/.test(extension)) throw new Error(`expected a file extension like "xyz" (letters, digits, - and _), got ${JSON.stringify(text)}`);
+  return extension;
+}
+
+const attachments = table({
+  inbound: attachmentAction('mail from the internet (port 25)', 'strip'),
+  outbound: attachmentAction("users' mail (submission)", 'reject'),
+  extra_blocked_extensions: list(parsed('file extension', parseExtension))
+    .default([])
+    .describe('Extensions blocked besides the built-in list (README, Attachments), e.g. ["xyz"]; case and a leading dot do not matter.'),
+});
+
 const log = table({
   level: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info').describe('Least severe level written to the log.'),
 });
@@ -238,6 +257,7 @@ export const configSchema = table({
   auth: auth.prefault({}).describe('Password guessing: failure limits and lockout, shared by every protocol that logs in.'),
   access: access.prefault({}).describe('Per-listener network allow and deny lists, checked when a client connects.'),
   antivirus: antivirus.prefault({}).describe('Virus scanning of every message on port 25 and submission, before the 250.'),
+  attachments: attachments.prefault({}).describe('Dangerous attachments (by name, also inside archives) on port 25 and submission.'),
   log: log.prefault({}).describe('Logging, one JSON object per line.'),
 });
 

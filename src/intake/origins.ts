@@ -1,14 +1,16 @@
 // The steps of each origin, in order: data, not code paths (DESIGN). The README's
 // design section shows this table; a test holds the two equal.
 //
-//   mta     received → sender-auth → antivirus
-//   msa     submission-header → received → antivirus → dkim-sign
+//   mta     received → sender-auth → antivirus → attachments
+//   msa     submission-header → received → antivirus → attachments → dkim-sign
 //   notice  (none: made here, delivered locally)
 //
-// Attachments, spam, encryption at rest and the archive join these lists as they are
-// built. The antivirus step scans the message as it arrived, so where it stands among
+// Spam, encryption at rest and the archive join these lists as they are built. The antivirus step scans the message as it arrived, so where it stands among
 // the header steps changes nothing it sees; it runs after sender-auth so that a refusal
-// for forgery costs no scan, and before dkim-sign so that a refused message costs no signature.
+// for forgery costs no scan, and before dkim-sign so that a refused message costs no
+// signature. The attachment policy comes after the antivirus (malware is refused, or
+// quarantined, even where the policy would only strip its part) and before dkim-sign
+// (a stripped part is signed as delivered).
 import type { SenderAuthPolicy } from '../policy/sender-auth.ts';
 import type { MailauthResolver } from '../policy/spf/resolver.ts';
 import type { AccountStore } from '../store/accounts.ts';
@@ -19,6 +21,7 @@ import { senderAuthStep } from './steps/sender-auth.ts';
 import { submissionHeaderStep } from './steps/submission-header.ts';
 import { dkimSignStep } from './steps/dkim-sign.ts';
 import { antivirusStep, type AntivirusStepOptions } from './steps/antivirus.ts';
+import { attachmentsStep, type AttachmentStepOptions } from './steps/attachments.ts';
 
 export interface OriginStepsOptions {
   resolver: MailauthResolver;
@@ -28,6 +31,8 @@ export interface OriginStepsOptions {
   accounts: Pick<AccountStore, 'isLocalDomain'>;
   keys: Pick<KeyStore, 'activeDkimKeys'>;
   antivirus: AntivirusStepOptions;
+  /** The inbound (port 25) and outbound (submission) attachment policies. */
+  attachments: { inbound: AttachmentStepOptions; outbound: AttachmentStepOptions };
 }
 
 export function stepsByOrigin(options: OriginStepsOptions): Record<IntakeOrigin, Step[]> {
@@ -36,11 +41,13 @@ export function stepsByOrigin(options: OriginStepsOptions): Record<IntakeOrigin,
       receivedStep({ showClientAddress: true }),
       senderAuthStep({ resolver: options.resolver, policy: options.senderAuth }),
       antivirusStep(options.antivirus),
+      attachmentsStep(options.attachments.inbound),
     ],
     msa: [
       submissionHeaderStep(),
       receivedStep({ showClientAddress: options.submissionReceivedClientIp }),
       antivirusStep(options.antivirus),
+      attachmentsStep(options.attachments.outbound),
       dkimSignStep({ accounts: options.accounts, keys: options.keys }),
     ],
     notice: [],

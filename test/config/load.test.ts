@@ -70,6 +70,7 @@ test('a config with only a hostname gets every secure default, paths resolved ne
       rescan_on_retrieval: false,
       engine: [{ type: 'clamd', socket: '/run/clamav/clamd.ctl', address: undefined, rules: '', timeout: 60_000 }],
     },
+    attachments: { inbound: 'strip', outbound: 'reject', extra_blocked_extensions: [] },
     log: { level: 'info' },
   });
 });

@@ -26,6 +26,7 @@ test('every origin and its steps, in order, as the README shows them', () => {
     accounts: { isLocalDomain: async () => false },
     keys: { activeDkimKeys: async () => [] },
     antivirus: { engines: [], failOpen: false, scanTimeoutMs: 1_000, scratchDir: '/nonexistent', maxBytes: 1 },
+    attachments: Object.fromEntries((['inbound', 'outbound'] as const).map((direction) => [direction, { direction, action: 'reject', blockedExtensions: new Set<string>(), scratchDir: '/nonexistent', maxBytes: 1 }])) as never,
   });
   const code = Object.fromEntries(Object.entries(steps).map(([origin, list]) => [origin, list.map((step) => step.name)]));
   assert.deepEqual(readmeTable(), code);
