@@ -24,6 +24,7 @@ import { freeTcpPort } from '../test/harness/ports.ts';
 import { startDns, type DnsFixture } from '../test/harness/dns.ts';
 import { statusBytes, mb } from './smtp-inbound/procfs.ts';
 import { startKakitome } from './smtp-inbound/kakitome.ts';
+import { sharedClamd } from '../test/harness/clamd.ts';
 import { SmtpClient } from '../test/e2e/smtp.ts';
 
 const { values } = parseArgs({
@@ -71,7 +72,7 @@ async function main(): Promise<void> {
     resolver = `${host}:${await freeTcpPort(host)}`; // nothing answers there: lookups fail at once
   }
   mkdirSync(join(base, 'kakitome'));
-  const peer = await startKakitome({ dir: join(base, 'kakitome'), host, domain: 'bench.test', user: 'user@bench.test', password: 'benchmark password, not secret', dns: resolver });
+  const peer = await startKakitome({ dir: join(base, 'kakitome'), host, domain: 'bench.test', user: 'user@bench.test', password: 'benchmark password, not secret', dns: resolver, clamd: await sharedClamd() });
   const clients: SmtpClient[] = [];
   try {
     await sleep(settleMs);

@@ -32,6 +32,7 @@ import { cpuBusy, machineBusySeconds, mb } from './smtp-inbound/procfs.ts';
 import { makeMailbox, messageIdOf, type Mailbox } from './pop3/mailbox.ts';
 import { findDovecot, fillMaildir, maildirOf, startDovecot, type DovecotPeer, type DovecotTools } from './pop3/dovecot.ts';
 import { startKakitome, type KakitomePeer } from './pop3/kakitome.ts';
+import { sharedClamd } from '../test/harness/clamd.ts';
 import { loadOverSmtp } from './pop3/smtp-loader.ts';
 import { GreetingRefused, probePop3s, retrieveAll, type RetrievalResult, type TlsTarget } from './pop3/pop3-client.ts';
 
@@ -232,7 +233,7 @@ async function setUpKakitome(base: string, resolver: string, mailbox: Mailbox, n
   await mkdir(dir);
   let kakitome: KakitomePeer;
   try {
-    kakitome = await startKakitome({ dir, host, domain: DOMAIN, user: USER, password: PASSWORD, dns: resolver, cpu: pin?.server });
+    kakitome = await startKakitome({ dir, host, domain: DOMAIN, user: USER, password: PASSWORD, dns: resolver, cpu: pin?.server, clamd: await sharedClamd() });
   } catch (error) {
     throw new BenchFailure(`kakitome: ${(error as Error).message}`);
   }

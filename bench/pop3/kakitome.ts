@@ -3,11 +3,11 @@
 // direct child (under `taskset -c CPU` when pinned: taskset execs node, so the pid is
 // still serve's), and its /proc/PID/status VmHWM is kakitome's peak RSS.
 import { readFileSync, writeFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { parse as parseToml } from 'smol-toml';
-import { KAKITOME_BIN, runKakitome } from '../../test/harness/instance.ts';
+import { KAKITOME_BIN, runKakitome, useClamd } from '../../test/harness/instance.ts';
 import { assertLoopback } from '../../test/harness/loopback.ts';
 import { pickPortOffset, portsForOffset, type ListenerPorts } from '../../test/harness/ports.ts';
 import { ServeLog, ServeProcess } from '../../test/harness/serve-process.ts';
@@ -25,6 +25,8 @@ export interface KakitomeSettings {
   password: string;
   /** `--dns HOST:PORT`: a loopback resolver, so nothing kakitome looks up leaves the machine. */
   dns: string;
+  /** The clamd every message is scanned by (the default config's one engine), started by the benchmark. */
+  clamd: { socket: string; pid(): number | undefined };
   /** `taskset -c CPU` for serve (every thread); undefined: not pinned. */
   cpu: number | undefined;
 }
@@ -61,6 +63,7 @@ export async function startKakitome(settings: KakitomeSettings): Promise<Kakitom
     ['init', '--dir', settings.dir, '--domain', settings.domain, '--listen', settings.host, '--port-offset', String(offset), '--dns', settings.dns],
     options,
   ));
+  await writeFile(configPath, useClamd(await readFile(configPath, 'utf8'), settings.clamd.socket));
   await mustSucceed(`user add ${settings.user}`, runKakitome(
     ['user', 'add', settings.user, '--password-stdin', '--config', configPath],
     { ...options, stdin: `${settings.password}\n` },

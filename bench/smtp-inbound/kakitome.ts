@@ -2,11 +2,11 @@
 // administrator would: `init`, `user add`, `serve`. Its `serve` process is our direct
 // child (bin/kakitome.js under this Node 24 does not re-exec), so its pid is the one
 // whose /proc/PID/status VmHWM is kakitome's peak RSS.
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { parse as parseToml } from 'smol-toml';
-import { KAKITOME_BIN, runKakitome } from '../../test/harness/instance.ts';
+import { KAKITOME_BIN, runKakitome, useClamd } from '../../test/harness/instance.ts';
 import { assertLoopback } from '../../test/harness/loopback.ts';
 import { pickPortOffset, portsForOffset } from '../../test/harness/ports.ts';
 import { ServeLog, ServeProcess } from '../../test/harness/serve-process.ts';
@@ -24,6 +24,8 @@ export interface KakitomeSettings {
   password: string;
   /** `--dns HOST:PORT`: a loopback resolver, so nothing kakitome looks up leaves the machine. */
   dns: string;
+  /** The clamd every message is scanned by (the default config's one engine), started by the benchmark. */
+  clamd: { socket: string; pid(): number | undefined };
   /** Run serve under `--cpu-prof`, its profile written into this directory at exit. */
   cpuProfileDir?: string;
 }
@@ -34,7 +36,7 @@ export interface KakitomePeer {
   pid: number;
   /** Rows in the messages table: messages delivered into mailboxes. */
   delivered(): number;
-  /** CPU seconds used so far by the serve process (all threads). */
+  /** CPU seconds used so far by the serve process (all threads) and by its clamd: the scanning is part of the work. */
   cpuSeconds(): number;
   /** Peak resident set of the serve process so far (VmHWM), in bytes. */
   peakRss(): number | undefined;
@@ -65,6 +67,7 @@ export async function startKakitome(settings: KakitomeSettings): Promise<Kakitom
     ['init', '--dir', settings.dir, '--domain', settings.domain, '--listen', settings.host, '--port-offset', String(offset), '--dns', settings.dns],
     options,
   ));
+  await writeFile(configPath, useClamd(await readFile(configPath, 'utf8'), settings.clamd.socket));
   await mustSucceed(`user add ${settings.user}`, runKakitome(
     ['user', 'add', settings.user, '--password-stdin', '--config', configPath],
     { ...options, stdin: `${settings.password}\n` },
@@ -88,7 +91,10 @@ export async function startKakitome(settings: KakitomeSettings): Promise<Kakitom
       count ??= db.prepare('SELECT count(*) AS n FROM messages');
       return Number((count.get() as { n: number | bigint }).n);
     },
-    cpuSeconds: () => cpuSeconds(pid),
+    cpuSeconds: () => {
+      const clamd = settings.clamd.pid();
+      return cpuSeconds(pid) + (clamd === undefined ? 0 : cpuSeconds(clamd));
+    },
     peakRss: () => statusBytes(pid, 'VmHWM'),
     logTail: (lines = 20) => log.lines.slice(-lines).join('\n'),
     stop: async () => {
