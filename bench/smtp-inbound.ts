@@ -36,7 +36,7 @@ import { startKakitome } from './smtp-inbound/kakitome.ts';
 import { startClamd, type Clamd } from '../test/harness/clamd.ts';
 import { findRspamd, startRspamd, type RspamdPeer, type RspamdTools } from './smtp-inbound/rspamd.ts';
 import { probeSmtp, runSmtpSource, smtpSourceArgs, type Load } from './smtp-inbound/smtp-source.ts';
-import { cpuBusy, machineBusySeconds, mb } from './smtp-inbound/procfs.ts';
+import { cpuBusy, cpuSeconds, machineBusySeconds, mb } from './smtp-inbound/procfs.ts';
 
 const { values } = parseArgs({
   options: {
@@ -274,6 +274,8 @@ async function benchKakitome(context: Context, round: number): Promise<Outcome> 
           : '  Expected a 220 greeting and a 250 EHLO reply.'),
       );
     }
+    const clamdPidBefore = context.clamd?.pid();
+    const clamdBefore = clamdPidBefore === undefined ? 0 : cpuSeconds(clamdPidBefore);
     const timing = await timedRun(context.tools, 'kakitome', {
       host,
       port: peer.port,
@@ -283,6 +285,11 @@ async function benchKakitome(context: Context, round: number): Promise<Outcome> 
       cpuSeconds: peer.cpuSeconds,
       diagnose: async () => `last kakitome log lines:\n${peer.logTail()}`,
     });
+    const clamdPid = context.clamd?.pid();
+    if (clamdPid !== undefined) {
+      const clamdSeconds = cpuSeconds(clamdPid) - clamdBefore;
+      context.notes.push(`round ${round} kakitome: of its ${timing.cpuSeconds.toFixed(1)} CPU s, clamd's ${clamdSeconds.toFixed(1)} (${((clamdSeconds * 1000) / Math.max(1, timing.delivered)).toFixed(2)} ms per message)`);
+    }
     const queries = context.dns?.queries().slice(queriesBefore) ?? [];
     if (queries.length > 0) {
       const kinds = [...new Set(queries.map((query) => `${query.type} ${query.name}`))].slice(0, 5).join(', ');

@@ -99,6 +99,13 @@ export async function startClamd(): Promise<Clamd> {
       const started = spawn(binary, [`--config-file=${config}`], { stdio: 'ignore' });
       started.unref();
       child = started;
+      // A watchdog that stops clamd when this process is gone however it ends (a killed
+      // test process, a fuzz worker terminated mid-run, where no exit handler runs): it
+      // waits on a pipe from us, which the kernel closes with our last descriptor.
+      const watchdog = spawn('sh', ['-c', 'read _; kill -CONT "$1"; kill -TERM "$1"', 'clamd-watchdog', String(started.pid)], { stdio: ['pipe', 'ignore', 'ignore'] });
+      watchdog.unref();
+      (watchdog.stdin as unknown as { unref(): void }).unref();
+      started.once('exit', () => watchdog.kill('SIGKILL'));
       live.add(started);
       started.once('exit', () => live.delete(started));
       for (let i = 0; i < 300 && !existsSync(socket); i++) {

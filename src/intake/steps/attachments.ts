@@ -10,13 +10,13 @@
 // limits, or more parts than can be inspected: 554 5.7.1 whatever the action — what
 // cannot be inspected does not pass as if it had been. The step sees the content as the
 // antivirus step left it (after it in both origins' lists), and runs before dkim-sign.
-import { mkdir } from 'node:fs/promises';
 import { inspectAttachments } from '../../filter/attachments/inspect.ts';
 import type { AttachmentFinding } from '../../filter/attachments/report.ts';
 import type { Reply } from '../../mail/reply.ts';
 import type { ContentEdit } from '../content.ts';
 import { accept, refuse, type Step } from '../step.ts';
 import { OWN_FIELD_PREFIX } from './own-fields.ts';
+import { scratchReady } from './antivirus.ts';
 
 export const ENCRYPTED_ATTACHMENT_FIELD = `${OWN_FIELD_PREFIX}Encrypted-Attachment`;
 export const REMOVED_ATTACHMENT_FIELD = `${OWN_FIELD_PREFIX}Removed-Attachment`;
@@ -89,7 +89,7 @@ export function attachmentsStep(options: AttachmentStepOptions): Step {
     name: 'attachments',
     timeoutMs: 60_000,
     run: async (draft, context) => {
-      await mkdir(options.scratchDir, { recursive: true, mode: 0o700 });
+      await scratchReady(options.scratchDir);
       const report = await inspectAttachments(draft.content.stream(), {
         scratchDir: options.scratchDir,
         blockedExtensions: options.blockedExtensions,
