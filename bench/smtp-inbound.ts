@@ -199,6 +199,8 @@ interface Context {
   rspamd: RspamdTools | undefined;
   /** The clamd kakitome scans with (its default config's one engine): Debian's clamd with the tests' two-signature database. */
   clamd: Clamd | undefined;
+  /** The same clamd's TCP listener, for rspamd (which runs as _rspamd and cannot open the root-only unix socket). */
+  clamdTcp: { host: string; port: number } | undefined;
   notes: string[];
 }
 
@@ -217,7 +219,7 @@ async function benchPostfix(context: Context, round: number, server: 'postfix' |
     const rspamdHost = randomLoopbackAddress();
     milter = { host: rspamdHost, port: await freeTcpPort(rspamdHost) };
     const started = performance.now();
-    rspamd = await startRspamd(context.rspamd!, { dir: join(context.base, `rspamd-${round}`), ...milter, dns: context.resolver, workers: cpus().length });
+    rspamd = await startRspamd(context.rspamd!, { dir: join(context.base, `rspamd-${round}`), ...milter, dns: context.resolver, workers: cpus().length, ...(context.clamdTcp ? { clamd: context.clamdTcp } : {}) });
     console.log(`round ${round} rspamd: main pid ${rspamd.mainPid}, milter on ${milter.host}:${milter.port}, ready after ${((performance.now() - started) / 1000).toFixed(0)} s`);
   }
   const settings = { dir: join(context.base, `${server.replace('+', '-')}-${round}`), host, port: await freeTcpPort(host), domain: DOMAIN, user: USER, ...(milter ? { milter } : {}) };
@@ -227,14 +229,19 @@ async function benchPostfix(context: Context, round: number, server: 'postfix' |
     const peer = await startPostfix(context.tools, settings, { lifetimeSeconds });
     try {
       console.log(`round ${round} ${server}: master pid ${peer.masterPid} on ${host}:${settings.port}, Maildir ${maildirNew(settings)}, ${await busyNote()}`);
+      const clamdBefore = clamdCpu(context);
       const timing = await timedRun(context.tools, server, {
         host,
         port: settings.port,
         delivered: peer.delivered,
         progress: peer.progress,
-        cpuSeconds: () => peer.cpuSeconds() + (rspamd?.cpuSeconds() ?? 0),
+        cpuSeconds: () => peer.cpuSeconds() + (rspamd ? rspamd.cpuSeconds() + clamdCpu(context) : 0),
         diagnose: async () => `Postfix queue: ${peer.queued()} files; last maillog lines:\n${await peer.logTail()}` + (rspamd ? `\nlast rspamd log lines:\n${await rspamd.logTail()}` : ''),
       });
+      if (rspamd && context.clamd) {
+        const clamdSeconds = clamdCpu(context) - clamdBefore;
+        context.notes.push(`round ${round} ${server}: of its ${timing.cpuSeconds.toFixed(1)} CPU s, clamd's ${clamdSeconds.toFixed(1)} (${((clamdSeconds * 1000) / Math.max(1, timing.delivered)).toFixed(2)} ms per message)`);
+      }
       const postfixMemory = peer.memory();
       const rspamdMemory = rspamd?.memory() ?? { processes: 0, rssBytes: 0, pssBytes: 0 };
       const memory = {
@@ -252,6 +259,12 @@ async function benchPostfix(context: Context, round: number, server: 'postfix' |
   } finally {
     await rspamd?.stop();
   }
+}
+
+/** CPU seconds of the benchmark's clamd so far (0 without one). */
+function clamdCpu(context: Context): number {
+  const pid = context.clamd?.pid();
+  return pid === undefined ? 0 : cpuSeconds(pid);
 }
 
 /** A fresh kakitome instance, one timed run, stopped again. */
@@ -365,10 +378,12 @@ async function main(): Promise<number> {
       }
     }
     // kakitome scans every message (its default): a clamd of our own, as the tests run it.
-    const clamd = runKakitomeToo ? await startClamd() : undefined;
+    const clamdHost = randomLoopbackAddress();
+    const clamdTcp = runKakitomeToo || runRspamd ? { host: clamdHost, port: await freeTcpPort(clamdHost) } : undefined;
+    const clamd = clamdTcp ? await startClamd({ tcp: clamdTcp }) : undefined;
     contextClamd = clamd;
-    if (clamd) console.log(`clamd pid ${clamd.pid()} (test/harness/clamd.ts: two signatures) for kakitome's antivirus step; its CPU is counted as kakitome's`);
-    const context: Context = { tools, base, resolver, dns, rspamd, clamd, notes };
+    if (clamd) console.log(`clamd pid ${clamd.pid()} (test/harness/clamd.ts: two signatures), for kakitome's antivirus step and rspamd's antivirus module (TCP ${clamdTcp!.host}:${clamdTcp!.port}); its CPU is counted as theirs`);
+    const context: Context = { tools, base, resolver, dns, rspamd, clamd, clamdTcp, notes };
     const servers: Server[] = SERVERS.filter((server) => (server === 'postfix' ? runPostfix : server === 'kakitome' ? runKakitomeToo : rspamd !== undefined));
     // A server that failed is not run again; the other one goes on.
     const failed = new Set<Server>();

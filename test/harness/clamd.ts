@@ -45,7 +45,12 @@ function md5Signature(data: Buffer, name: string): string {
   return `${createHash('md5').update(data).digest('hex')}:${data.length}:${name.replace(/\.UNOFFICIAL$/, '')}`;
 }
 
-export async function startClamd(): Promise<Clamd> {
+export interface ClamdOptions {
+  /** Also listen on this loopback TCP address (for a peer that runs as another user, e.g. rspamd in the benchmark). */
+  tcp?: { host: string; port: number };
+}
+
+export async function startClamd(options: ClamdOptions = {}): Promise<Clamd> {
   const binary = clamdBinary();
   const dir = mkdtempSync(join(tmpdir(), 'kakitome-clamd-'));
   const db = join(dir, 'db');
@@ -67,6 +72,7 @@ export async function startClamd(): Promise<Clamd> {
     'MaxThreads 4',
     'SelfCheck 0',
     'IdleTimeout 30',
+    ...(options.tcp ? [`TCPSocket ${options.tcp.port}`, `TCPAddr ${options.tcp.host}`] : []),
   ].join('\n') + '\n');
 
   let child: ChildProcess | undefined;
