@@ -418,3 +418,45 @@ test('loadConfig reports an unreadable file in one line', async (t) => {
     keyPath: 'listen.smtp[0]',
   });
 });
+
+test('antivirus: engines parsed, paths resolved next to the file; every wrong engine table named with its line', () => {
+  const config = parse(`[antivirus]
+fail_open = true
+
+[[antivirus.engine]]
+type = "clamd"
+address = "127.0.0.1:3310"
+timeout = "20s"
+
+[[antivirus.engine]]
+type = "yara"
+rules = "yara-rules"
+
+[[antivirus.engine]]
+type = "clamd"
+socket = "clamd.sock"
+`);
+  assert.equal(config.antivirus.fail_open, true);
+  assert.deepEqual(config.antivirus.engine.map((e) => [e.type, e.socket, e.address, e.rules, e.timeout]), [
+    ['clamd', '', { host: '127.0.0.1', port: 3310 }, '', 20_000],
+    ['yara', '', undefined, '/etc/kakitome/yara-rules', 60_000],
+    ['clamd', '/etc/kakitome/clamd.sock', undefined, '', 60_000],
+  ]);
+  const engine = (body: string) => problem(`${HOSTNAME}[[antivirus.engine]]\n${body}\n`);
+  assert.match(engine('type = "clamd"'), /^x\.toml:2: antivirus\.engine\[0\]: a clamd engine needs exactly one of socket and address/);
+  assert.match(engine('type = "clamd"\nsocket = "/run/a"\naddress = "127.0.0.1:3310"'), /a clamd engine needs exactly one of socket and address/);
+  assert.match(engine('type = "clamd"\nsocket = "/run/a"\nrules = "r"'), /antivirus\.engine\[0\]\.rules: rules is for yara engines/);
+  assert.match(engine('type = "yara"'), /antivirus\.engine\[0\]\.rules: a yara engine needs rules/);
+  assert.match(engine('type = "yara"\nrules = "r"\nsocket = "/run/a"'), /socket and address are for clamd engines/);
+  assert.match(engine('type = "sophos"\nsocket = "/run/a"'), /antivirus\.engine\[0\]\.type/);
+  assert.match(problem(`${HOSTNAME}[antivirus]\nengine = []\n`), /antivirus\.engine: at least one engine: mail is never delivered unscanned/);
+  assert.match(problem(`${HOSTNAME}[antivirus]\naction = "replace"\n`), /antivirus\.action: "replace" is not available yet; use "reject"/);
+  assert.match(problem(`${HOSTNAME}[antivirus]\nrescan_on_retrieval = true\n`), /antivirus\.rescan_on_retrieval: rescanning at retrieval is not available yet/);
+});
+
+test('attachments: actions per direction and extra extensions, normalised; a bad extension named', () => {
+  const config = parse('[attachments]\ninbound = "reject"\noutbound = "strip"\nextra_blocked_extensions = [".XYZ", "abc"]\n');
+  assert.deepEqual(config.attachments, { inbound: 'reject', outbound: 'strip', extra_blocked_extensions: ['xyz', 'abc'] });
+  assert.match(problem(`${HOSTNAME}[attachments]\nextra_blocked_extensions = ["a/b"]\n`), /attachments\.extra_blocked_extensions\[0\]: expected a file extension/);
+  assert.match(problem(`${HOSTNAME}[attachments]\ninbound = "delete"\n`), /attachments\.inbound/);
+});
