@@ -14,7 +14,7 @@
 // process, read at the end of its run.
 //
 // Usage (as root, Postfix must be installed; see bench/README.md):
-//   node bench/smtp-inbound.ts [--count 5000] [--sessions 20] [--size 10240]
+//   node bench/smtp-inbound.ts [--count 5000] [--sessions 20] [--size 10240 | --attachment OCTETS]
 //        [--rounds 1] [--only postfix|kakitome] [--max-seconds 300]
 //        [--drain-seconds 120] [--dir DIR] [--keep]
 // --rounds N repeats the pair N times with fresh instances, alternating which goes
@@ -34,6 +34,8 @@ import { startDns, type DnsFixture } from '../test/harness/dns.ts';
 import { findPostfix, maildirNew, startPostfix, type PostfixTools } from './smtp-inbound/postfix.ts';
 import { startKakitome } from './smtp-inbound/kakitome.ts';
 import { startClamd, type Clamd } from '../test/harness/clamd.ts';
+import { runMimeLoad } from './smtp-inbound/mime-load.ts';
+import { YARA_RULE } from '../test/harness/yara.ts';
 import { findRspamd, startRspamd, type RspamdPeer, type RspamdTools } from './smtp-inbound/rspamd.ts';
 import { probeSmtp, runSmtpSource, smtpSourceArgs, type Load } from './smtp-inbound/smtp-source.ts';
 import { cpuBusy, cpuSeconds, machineBusySeconds, mb } from './smtp-inbound/procfs.ts';
@@ -43,6 +45,8 @@ const { values } = parseArgs({
     count: { type: 'string', default: '5000' },
     sessions: { type: 'string', default: '20' },
     size: { type: 'string', default: '10240' },
+    attachment: { type: 'string' },
+    yara: { type: 'boolean', default: false },
     only: { type: 'string' },
     'max-seconds': { type: 'string', default: '300' },
     'drain-seconds': { type: 'string', default: '120' },
@@ -55,9 +59,10 @@ const { values } = parseArgs({
 });
 
 if (values.help) {
-  console.log('usage: node bench/smtp-inbound.ts [--count 5000] [--sessions 20] [--size 10240] [--rounds 1]');
+  console.log('usage: node bench/smtp-inbound.ts [--count 5000] [--sessions 20] [--size 10240 | --attachment OCTETS] [--rounds 1]');
   console.log('         [--only postfix,postfix+rspamd,kakitome] [--max-seconds 300] [--drain-seconds 120] [--dir DIR] [--keep]');
   console.log('         [--cpu-prof DIR]   (kakitome serve writes a V8 CPU profile into DIR)');
+  console.log('         [--yara]           (kakitome scans with a second engine: YARA-X with the tests\' rule)');
   console.log('Runs as root; needs Postfix (Debian package postfix) for smtp-source and the peer. See bench/README.md.');
   process.exit(0);
 }
@@ -77,6 +82,8 @@ function usageError(message: string): never {
 if (!Number.isInteger(count) || count < 1) usageError('--count must be a positive whole number');
 if (!Number.isInteger(sessions) || sessions < 1 || sessions > count) usageError('--sessions must be a whole number from 1 to --count');
 if (!Number.isInteger(size) || size < 1) usageError('--size must be a positive whole number');
+const attachment = values.attachment === undefined ? undefined : Number(values.attachment);
+if (attachment !== undefined && (!Number.isInteger(attachment) || attachment < 1 || attachment > 20_000_000)) usageError('--attachment must be a whole number of octets from 1 to 20000000');
 if (!(maxSeconds > 0) || !(drainSeconds > 0)) usageError('--max-seconds and --drain-seconds must be positive');
 if (!Number.isInteger(rounds) || rounds < 1 || rounds > 20) usageError('--rounds must be a whole number from 1 to 20');
 const SERVERS = ['postfix', 'postfix+rspamd', 'kakitome'] as const;
@@ -147,7 +154,7 @@ async function timedRun(
   const start = performance.now();
   let result;
   try {
-    result = await runSmtpSource(tools.smtpSource, load);
+    result = attachment === undefined ? await runSmtpSource(tools.smtpSource, load) : await runMimeLoad(load, attachment);
   } catch (error) {
     throw new BenchFailure(`${name}: smtp-source did not finish within --max-seconds ${maxSeconds}: ${(error as Error).message.split('\n')[0]}\n${await target.diagnose()}`);
   }
@@ -272,7 +279,7 @@ async function benchKakitome(context: Context, round: number): Promise<Outcome> 
   const host = randomLoopbackAddress();
   const dir = join(context.base, `kakitome-${round}`);
   await mkdir(dir);
-  const peer = await startKakitome({ dir, host, domain: DOMAIN, user: USER, password: 'benchmark password, not secret', dns: context.resolver, clamd: context.clamd!, ...(values['cpu-prof'] ? { cpuProfileDir: resolve(values['cpu-prof']) } : {}) });
+  const peer = await startKakitome({ dir, host, domain: DOMAIN, user: USER, password: 'benchmark password, not secret', dns: context.resolver, clamd: context.clamd!, ...(values.yara ? { yaraRule: YARA_RULE } : {}), ...(values['cpu-prof'] ? { cpuProfileDir: resolve(values['cpu-prof']) } : {}) });
   const queriesBefore = context.dns?.queries().length ?? 0;
   try {
     console.log(`round ${round} kakitome: serve pid ${peer.pid} on ${host}:${peer.port}, peak RSS after start ${mb(peer.peakRss())}, ${await busyNote()}`);
@@ -341,7 +348,8 @@ async function main(): Promise<number> {
   chmodSync(base, 0o755);
   const gitHead = await run('git', ['describe', '--always', '--dirty'], { cwd: import.meta.dirname, timeoutMs: 10_000 }).catch(() => undefined);
   console.log(`smtp-inbound: ${count} messages of ${size} body bytes, ${sessions} parallel sessions, one recipient (${USER}), ${rounds} round(s)`);
-  console.log(`load: smtp-source ${smtpSourceArgs({ host: 'HOST', port: 0, count, sessions, size, sender: SENDER, recipient: USER, heloName: HELO, timeoutMs: 0 }).join(' ').replace('HOST:0', 'HOST:PORT')}`);
+  if (attachment !== undefined) console.log(`load: bench/smtp-inbound/mime-load.ts instead of smtp-source: each message a text part and a base64 attachment of ${attachment} octets (report.pdf), ${sessions} sessions as smtp-source -d`);
+  else console.log(`load: smtp-source ${smtpSourceArgs({ host: 'HOST', port: 0, count, sessions, size, sender: SENDER, recipient: USER, heloName: HELO, timeoutMs: 0 }).join(' ').replace('HOST:0', 'HOST:PORT')}`);
   console.log('      (-d: each session stays connected and sends message after message; smtp-source does not pipeline)');
   console.log('timed: from starting smtp-source until the last message is in the mailbox (Maildir file / messages row);');
   console.log('       "accept s" is until smtp-source exited, i.e. every message acknowledged with 250');

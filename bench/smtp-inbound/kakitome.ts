@@ -2,7 +2,7 @@
 // administrator would: `init`, `user add`, `serve`. Its `serve` process is our direct
 // child (bin/kakitome.js under this Node 24 does not re-exec), so its pid is the one
 // whose /proc/PID/status VmHWM is kakitome's peak RSS.
-import { readFile, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { parse as parseToml } from 'smol-toml';
@@ -26,6 +26,8 @@ export interface KakitomeSettings {
   dns: string;
   /** The clamd every message is scanned by (the default config's one engine), started by the benchmark. */
   clamd: { socket: string; pid(): number | undefined };
+  /** A YARA rule: a second engine ([[antivirus.engine]] type = "yara") with it, as its only rule file. */
+  yaraRule?: string;
   /** Run serve under `--cpu-prof`, its profile written into this directory at exit. */
   cpuProfileDir?: string;
 }
@@ -68,6 +70,11 @@ export async function startKakitome(settings: KakitomeSettings): Promise<Kakitom
     options,
   ));
   await writeFile(configPath, useClamd(await readFile(configPath, 'utf8'), settings.clamd.socket));
+  if (settings.yaraRule !== undefined) {
+    await mkdir(join(settings.dir, 'yara-rules'));
+    await writeFile(join(settings.dir, 'yara-rules', 'bench.yar'), settings.yaraRule);
+    await appendFile(configPath, '\n[[antivirus.engine]]\ntype = "yara"\nrules = "yara-rules"\n');
+  }
   await mustSucceed(`user add ${settings.user}`, runKakitome(
     ['user', 'add', settings.user, '--password-stdin', '--config', configPath],
     { ...options, stdin: `${settings.password}\n` },
