@@ -3,15 +3,16 @@
 // (src/filter/antivirus/engine.ts) — the whole message, and then each attachment sent
 // base64-, quoted-printable- or uu-encoded, decoded (src/filter/attachments/mime-walk.ts):
 // clamd's own mail parser misses some (a quoted-printable binary, archives nested to its
-// recursion limit inside a message), and a YARA rule sees only the octets it is given. Malware found: 554 5.7.1 in the session, naming
-// the engine and the signature, so the sender learns it at once and nothing bounces
-// later. An engine down, timed out or unable to read the message: 451 4.7.1, the
+// recursion limit inside a message), and a YARA rule sees only the octets it is given.
+// Malware found: 554 5.7.1 in the session, naming the engine and the signature, so the
+// sender learns it at once and nothing bounces later. An engine down, timed out or unable to read the message: 451 4.7.1, the
 // sender's server retries — never delivered unscanned, unless the administrator set
 // `[antivirus] fail_open = true` (serve warns at start), in which case the message is
 // delivered and marked X-Kakitome-Virus: not scanned.
 import { scanWithEngines, type AntivirusEngine, type ChainVerdict } from '../../filter/antivirus/engine.ts';
 import { walkMime } from '../../filter/attachments/mime-walk.ts';
 import { readPieces } from '../../filter/attachments/source.ts';
+import { ATTACHMENT_DEFAULTS } from '../../filter/attachments/inspect.ts';
 import { mkdir } from 'node:fs/promises';
 import type { Reply } from '../../mail/reply.ts';
 import { accept, refuse, type Step } from '../step.ts';
@@ -44,6 +45,12 @@ export function scratchReady(dir: string): Promise<unknown> {
 /** Encodings whose decoded octets differ from what is on the wire (RFC 2045 §6; uuencode as clients send it). */
 const ENCODED = new Set(['base64', 'quoted-printable', 'x-uuencode', 'uuencode', 'x-uue']);
 
+/**
+ * Decoded parts scanned at most. The attachment step (next) refuses a message of more
+ * MIME parts than this (ATTACHMENT_DEFAULTS.maxParts), so none is delivered half-scanned.
+ */
+const MAX_SCANNED_PARTS = ATTACHMENT_DEFAULTS.maxParts;
+
 /** The message as a whole, then every encoded leaf decoded; stops at the first finding or failure. */
 async function scanMessage(draft: Parameters<Step['run']>[0], options: AntivirusStepOptions): Promise<ChainVerdict & { parts: number }> {
   const whole = await scanWithEngines(options.engines, () => draft.original.stream());
@@ -56,6 +63,7 @@ async function scanMessage(draft: Parameters<Step['run']>[0], options: Antivirus
   });
   for await (const event of walk) {
     if (event.kind !== 'part' || event.structure !== 'leaf' || !event.body || !ENCODED.has(event.transferEncoding)) continue;
+    if (parts >= MAX_SCANNED_PARTS) break;
     const body = event.body;
     parts++;
     // Valid until the walk resumes: scanned here, before the next event is asked for.
