@@ -5,6 +5,7 @@ import { MAIL_SYNTAX_TARGETS } from './mail-syntax.ts';
 import { SENDER_AUTH_TARGETS } from './sender-auth.ts';
 import { SESSION_TARGETS } from './sessions.ts';
 import { ATTACHMENT_TARGETS } from './attachments.ts';
+import { ANTIVIRUS_TARGETS } from './antivirus.ts';
 
 /**
  * KAKITOME_FUZZ_EXTRA_TARGETS names a module whose TARGETS are added: test/fuzz plants
@@ -14,7 +15,7 @@ const extra = process.env.KAKITOME_FUZZ_EXTRA_TARGETS
   ? ((await import(process.env.KAKITOME_FUZZ_EXTRA_TARGETS)) as { TARGETS: readonly FuzzTarget[] }).TARGETS
   : [];
 
-export const TARGETS: readonly FuzzTarget[] = [...SMTP_SYNTAX_TARGETS, ...MAIL_SYNTAX_TARGETS, ...SENDER_AUTH_TARGETS, ...ATTACHMENT_TARGETS, ...SESSION_TARGETS, ...extra];
+export const TARGETS: readonly FuzzTarget[] = [...SMTP_SYNTAX_TARGETS, ...MAIL_SYNTAX_TARGETS, ...SENDER_AUTH_TARGETS, ...ATTACHMENT_TARGETS, ...ANTIVIRUS_TARGETS, ...SESSION_TARGETS, ...extra];
 
 export function findTarget(name: string): FuzzTarget {
   const target = TARGETS.find((t) => t.name === name);
