@@ -20,7 +20,7 @@
 import type { Readable } from 'node:stream';
 import { archiveFormatOfMediaType, archiveFormatOfName, sniffArchive, type ArchiveFormat } from './archive-kind.ts';
 import { fileNameCandidates, type RawField } from './names.ts';
-import { parseFieldValue } from './parameters.ts';
+import { parseFieldValue, withoutComments } from './parameters.ts';
 import { BodyCollector } from './collector.ts';
 import type { Spool, SpooledBody, SpoolLimits } from './spool.ts';
 import { decoderFor, KNOWN_TRANSFER_ENCODINGS, type BodyDecoder } from './transfer-decoding.ts';
@@ -466,7 +466,7 @@ class MimeScanner {
     const parsed = contentType ? parseFieldValue(contentType.value) : undefined;
     frame.mediaType = parsed && /^[^/\s]+\/[^/\s]+$/u.test(parsed.value) ? parsed.value : frame.defaultType;
     const encoding = firstField(frame.fields, 'content-transfer-encoding');
-    frame.transferEncoding = encoding ? encoding.value.trim().toLowerCase() || '7bit' : '7bit';
+    frame.transferEncoding = encoding ? withoutComments(encoding.value).trim().toLowerCase() || '7bit' : '7bit';
     const identity = ['7bit', '8bit', 'binary'].includes(frame.transferEncoding);
     const nestedDepth = frame.depth + 1;
     frame.phase = 'body';

@@ -26,6 +26,35 @@ export interface FieldValue {
 
 const PARAMETER_NAME = /^([^*\s]+)(?:\*(\d{1,4}))?(\*)?$/u;
 
+/**
+ * The text without its comments (RFC 5322 §3.2.2: parenthesised, nested, `\` quoting the
+ * next character; none inside a quoted string). RFC 2045 §5.1 allows them in
+ * Content-Type and Content-Transfer-Encoding, and clients drop them: `(x) multipart/mixed`
+ * is multipart to a client, so it must be to the walk, or its parts would go uninspected.
+ */
+export function withoutComments(text: string): string {
+  let out = '';
+  let depth = 0;
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (depth === 0 && quoted) {
+      out += c;
+      if (c === '\\' && i + 1 < text.length) out += text[++i];
+      else if (c === '"') quoted = false;
+    } else if (c === '\\' && depth > 0) i++;
+    else if (c === '(') depth++;
+    else if (c === ')' && depth > 0) {
+      depth--;
+      if (depth === 0) out += ' ';
+    } else if (depth === 0) {
+      if (c === '"') quoted = true;
+      out += c;
+    }
+  }
+  return out;
+}
+
 /** Splits on `;` outside quoted strings (RFC 5322 §3.2.4: `\` quotes the next char). */
 function splitParameters(text: string): string[] {
   const pieces: string[] = [];
@@ -76,7 +105,7 @@ export function parseFieldValue(text: string): FieldValue {
       values: valueReadings(piece.slice(equals + 1)),
     });
   }
-  return { value: head.trim().toLowerCase(), parameters };
+  return { value: withoutComments(head).trim().toLowerCase(), parameters };
 }
 
 /** Octets (a latin1 string) as text in a charset; an unknown charset keeps the octets as latin1. */

@@ -13,6 +13,7 @@ import { scanWithEngines, type AntivirusEngine, type ChainVerdict } from '../../
 import { walkMime } from '../../filter/attachments/mime-walk.ts';
 import { readPieces } from '../../filter/attachments/source.ts';
 import { ATTACHMENT_DEFAULTS } from '../../filter/attachments/inspect.ts';
+import { parseHeaderSection } from '../../mail/header.ts';
 import { mkdir } from 'node:fs/promises';
 import type { Reply } from '../../mail/reply.ts';
 import { accept, refuse, type Step } from '../step.ts';
@@ -46,6 +47,18 @@ export function scratchReady(dir: string): Promise<unknown> {
 const ENCODED = new Set(['base64', 'quoted-printable', 'x-uuencode', 'uuencode', 'x-uue']);
 
 /**
+ * Whether a message can have a part to decode: it is multipart or a message/…, or it is
+ * encoded itself. Over-inclusive on purpose (any mention in any such field, comments and
+ * case included): plain mail, most of port 25, skips the walk; anything else is walked.
+ */
+function mayHoldEncodedParts(header: Buffer): boolean {
+  const fields = parseHeaderSection(header).fields;
+  const values = (name: string) => fields.filter((f) => f.name.toLowerCase() === name).map((f) => f.value.toLowerCase());
+  return values('content-type').some((v) => v.includes('multipart') || v.includes('message'))
+    || values('content-transfer-encoding').some((v) => v.includes('base64') || v.includes('quoted') || v.includes('uu'));
+}
+
+/**
  * Decoded parts scanned at most. The attachment step (next) refuses a message of more
  * MIME parts than this (ATTACHMENT_DEFAULTS.maxParts), so none is delivered half-scanned.
  */
@@ -54,7 +67,7 @@ const MAX_SCANNED_PARTS = ATTACHMENT_DEFAULTS.maxParts;
 /** The message as a whole, then every encoded leaf decoded; stops at the first finding or failure. */
 async function scanMessage(draft: Parameters<Step['run']>[0], options: AntivirusStepOptions): Promise<ChainVerdict & { parts: number }> {
   const whole = await scanWithEngines(options.engines, () => draft.original.stream());
-  if (whole.verdict !== 'clean') return { ...whole, parts: 0 };
+  if (whole.verdict !== 'clean' || !mayHoldEncodedParts(await draft.original.header())) return { ...whole, parts: 0 };
   let parts = 0;
   await scratchReady(options.scratchDir);
   const walk = walkMime(draft.original.stream(), {

@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileNameCandidates } from '../../../src/filter/attachments/names.ts';
 import { decodeEncodedWords } from '../../../src/filter/attachments/encoded-words.ts';
-import { parameterValues, parseFieldValue } from '../../../src/filter/attachments/parameters.ts';
+import { parameterValues, parseFieldValue, withoutComments } from '../../../src/filter/attachments/parameters.ts';
+import { inspectMessage } from './fixtures.ts';
 
 /** Header fields as the walker gives them: values as octet strings (latin1). */
 const fields = (...lines: string[]) =>
@@ -76,4 +77,19 @@ test('parameter parsing keeps semicolons in quotes and ignores junk', () => {
   assert.equal(value.value, 'multipart/mixed');
   assert.deepEqual(parameterValues(value, 'boundary'), ['a;b']);
   assert.deepEqual(parameterValues(value, 'charset'), ['utf-8']);
+});
+
+test('comments (RFC 5322 §3.2.2) are not part of a media type or an encoding: a commented multipart is still walked', async (t) => {
+  assert.equal(withoutComments('(a (nested) comment) multipart/mixed'), '  multipart/mixed');
+  assert.equal(withoutComments('multipart/mixed (\\) still a comment) ; boundary="(not one)"'), 'multipart/mixed   ; boundary="(not one)"');
+  assert.equal(parseFieldValue('(x) Multipart/Mixed; boundary="b"').value, 'multipart/mixed');
+  const raw = Buffer.from([
+    'From: a@remote.example', 'MIME-Version: 1.0', 'Content-Type: (hidden) Multipart/Mixed; boundary="b"', '',
+    '--b', 'Content-Type: text/plain', '', 'hello',
+    '--b', 'Content-Type: application/octet-stream', 'Content-Disposition: attachment; filename="run.exe"', 'Content-Transfer-Encoding: base64 (yes, base64)', '', 'TVqQAA==',
+    '--b--', '',
+  ].join('\r\n'));
+  const report = await inspectMessage(t, raw);
+  assert.deepEqual(report.findings.map((f) => [f.kind, f.name]), [['blocked', 'run.exe']]);
+  assert.equal(report.parts.find((p) => p.names.includes('run.exe'))?.transferEncoding, 'base64');
 });

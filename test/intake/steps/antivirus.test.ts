@@ -66,6 +66,15 @@ describe('antivirus step, clamd and yara', () => {
     assert.deepEqual(clean, { action: 'accept', notes: { antivirus: 'clean (clamd, yara; 1 decoded part)' } });
   });
 
+  test('a single-part message sent base64 is decoded too; plain text is not walked; a Content-Type with a comment and odd case still is', async () => {
+    const encoded = Buffer.from(`the ${YARA_MARKER} inside`).toString('base64');
+    const single = `From: <a@remote.example>\r\nSubject: s\r\nMIME-Version: 1.0\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: BASE64\r\n\r\n${encoded}\r\n`;
+    assert.equal(refusal(await step.run(draftOf(single), context)), '554 message refused: malware found by yara (Kakitome_Test_Marker)');
+    assert.deepEqual(await step.run(draftOf('From: <a@remote.example>\r\nSubject: plain\r\n\r\njust text\r\n'), context), { action: 'accept', notes: { antivirus: 'clean (clamd, yara; 0 decoded parts)' } });
+    const commented = messageWith(Buffer.from(`x ${YARA_MARKER} x`), 'n.bin', 'base64', HEADERS).replace('Content-Type: multipart/mixed;', 'Content-Type: (a comment) Multipart/Mixed;');
+    assert.equal(refusal(await step.run(draftOf(commented), context)), '554 message refused: malware found by yara (Kakitome_Test_Marker)');
+  });
+
   test('a 3 MB attachment is spooled to the scratch directory while scanned, and nothing is left there', async () => {
     const big = Buffer.concat([Buffer.alloc(3 * 1024 * 1024, 'z'), Buffer.from(YARA_MARKER)]);
     assert.equal(refusal(await step.run(draftOf(messageWith(big, 'big.bin', 'base64', HEADERS)), context)), '554 message refused: malware found by yara (Kakitome_Test_Marker)');
