@@ -13,6 +13,7 @@ import { scanWithEngines, type AntivirusEngine, type ChainVerdict } from '../../
 import { walkMime } from '../../filter/attachments/mime-walk.ts';
 import { readPieces } from '../../filter/attachments/source.ts';
 import { ATTACHMENT_DEFAULTS } from '../../filter/attachments/inspect.ts';
+import { cannotHoldAttachment } from '../../filter/attachments/plain.ts';
 import { parseHeaderSection } from '../../mail/header.ts';
 import { mkdir } from 'node:fs/promises';
 import type { Reply } from '../../mail/reply.ts';
@@ -47,18 +48,6 @@ export function scratchReady(dir: string): Promise<unknown> {
 const ENCODED = new Set(['base64', 'quoted-printable', 'x-uuencode', 'uuencode', 'x-uue']);
 
 /**
- * Whether a message can have a part to decode: it is multipart or a message/…, or it is
- * encoded itself. Over-inclusive on purpose (any mention in any such field, comments and
- * case included): plain mail, most of port 25, skips the walk; anything else is walked.
- */
-function mayHoldEncodedParts(header: Buffer): boolean {
-  const fields = parseHeaderSection(header).fields;
-  const values = (name: string) => fields.filter((f) => f.name.toLowerCase() === name).map((f) => f.value.toLowerCase());
-  return values('content-type').some((v) => v.includes('multipart') || v.includes('message'))
-    || values('content-transfer-encoding').some((v) => v.includes('base64') || v.includes('quoted') || v.includes('uu'));
-}
-
-/**
  * Decoded parts scanned at most. The attachment step (next) refuses a message of more
  * MIME parts than this (ATTACHMENT_DEFAULTS.maxParts), so none is delivered half-scanned.
  */
@@ -67,7 +56,8 @@ const MAX_SCANNED_PARTS = ATTACHMENT_DEFAULTS.maxParts;
 /** The message as a whole, then every encoded leaf decoded; stops at the first finding or failure. */
 async function scanMessage(draft: Parameters<Step['run']>[0], options: AntivirusStepOptions): Promise<ChainVerdict & { parts: number }> {
   const whole = await scanWithEngines(options.engines, () => draft.original.stream());
-  if (whole.verdict !== 'clean' || !mayHoldEncodedParts(await draft.original.header())) return { ...whole, parts: 0 };
+  // Plain mail has no part to decode: no walk (filter/attachments/plain.ts).
+  if (whole.verdict !== 'clean' || cannotHoldAttachment(parseHeaderSection(await draft.original.header()).fields)) return { ...whole, parts: 0 };
   let parts = 0;
   await scratchReady(options.scratchDir);
   const walk = walkMime(draft.original.stream(), {
@@ -81,10 +71,8 @@ async function scanMessage(draft: Parameters<Step['run']>[0], options: Antivirus
     parts++;
     // Valid until the walk resumes: scanned here, before the next event is asked for.
     const verdict = await scanWithEngines(options.engines, () => readPieces(body));
-    if (verdict.verdict !== 'clean') {
-      await walk.return(undefined);
-      return { ...verdict, parts };
-    }
+    // Leaving the loop ends the walk, which removes its scratch files.
+    if (verdict.verdict !== 'clean') return { ...verdict, parts };
   }
   return { ...whole, parts };
 }

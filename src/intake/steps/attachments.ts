@@ -11,8 +11,7 @@
 // cannot be inspected does not pass as if it had been. The step sees the content as the
 // antivirus step left it (after it in both origins' lists), and runs before dkim-sign.
 import { inspectAttachments } from '../../filter/attachments/inspect.ts';
-import { fileNameCandidates } from '../../filter/attachments/names.ts';
-import { parseFieldValue, withoutComments } from '../../filter/attachments/parameters.ts';
+import { cannotHoldAttachment } from '../../filter/attachments/plain.ts';
 import { parseHeaderSection } from '../../mail/header.ts';
 import type { AttachmentFinding } from '../../filter/attachments/report.ts';
 import type { Reply } from '../../mail/reply.ts';
@@ -87,25 +86,12 @@ function notice(blocked: Array<AttachmentFinding & { kind: 'blocked' }>): Buffer
   ].join('\r\n'));
 }
 
-/**
- * True for a message that cannot hold an attachment: one text part (or no Content-Type),
- * 7bit or 8bit, and no file name in its header — most mail on port 25, which then skips
- * the walk. Anything else (any other type or encoding in any such field) is inspected.
- */
-function nothingToInspect(header: Buffer): boolean {
-  const fields = parseHeaderSection(header).fields.map(({ name, value }) => ({ name, value }));
-  const named = (name: string) => fields.filter((field) => field.name.toLowerCase() === name);
-  if (named('content-type').some((field) => !parseFieldValue(field.value).value.startsWith('text/'))) return false;
-  if (named('content-transfer-encoding').some((field) => !['7bit', '8bit'].includes(withoutComments(field.value).trim().toLowerCase()))) return false;
-  return fileNameCandidates(fields).length === 0;
-}
-
 export function attachmentsStep(options: AttachmentStepOptions): Step {
   return {
     name: 'attachments',
     timeoutMs: 60_000,
     run: async (draft, context) => {
-      if (nothingToInspect(await draft.content.header())) return accept();
+      if (cannotHoldAttachment(parseHeaderSection(await draft.content.header()).fields)) return accept();
       await scratchReady(options.scratchDir);
       const report = await inspectAttachments(draft.content.stream(), {
         scratchDir: options.scratchDir,

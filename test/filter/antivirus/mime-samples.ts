@@ -1,11 +1,7 @@
 // Messages that carry a file as an attachment, the ways mail carries one: base64,
 // quoted-printable, and inside a forwarded message (message/rfc822). For the antivirus
 // tests: every sample must be caught however it is wrapped.
-
-/** RFC 2045 §6.8 base64, lines of 76 characters. */
-export function base64Lines(data: Buffer): string {
-  return data.toString('base64').replace(/.{76}/g, '$&\r\n');
-}
+import { base64Lines } from '../attachments/fixtures.ts';
 
 /** RFC 2045 §6.7 quoted-printable of arbitrary octets (binary: CR and LF encoded too), soft breaks under 76. */
 export function quotedPrintable(data: Buffer): string {
