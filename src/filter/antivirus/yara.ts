@@ -1,5 +1,7 @@
 // The YARA engine: the administrator's YARA rules, matched in process by YARA-X
-// (VirusTotal's YARA engine, through the npm binding @litko/yara-x) — a second vendor
+// (VirusTotal's YARA engine, through the npm binding's prebuilt Linux x64 module,
+// @litko/yara-x-linux-x64-gnu, loaded directly: the wrapper package @litko/yara-x
+// names macOS modules the registry does not have, so `npm ci` refused its lock) — a second vendor
 // beside ClamAV. Chosen by measured cost (README, Antivirus): ~7 µs of CPU per 10 KB
 // message in process, against ~3.5 ms for spawning Debian's `yara` per message.
 //
@@ -10,6 +12,7 @@
 // the composition root sets to the SMTP size limit — and scans it off the main thread.
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type { AntivirusEngine, EngineVerdict, MessageSource } from './engine.ts';
 import { safeSignature } from './clamd-protocol.ts';
@@ -25,6 +28,9 @@ export interface YaraOptions {
   /** A message longer than this is not scanned: the scan fails (451). */
   maxBytes: number;
 }
+
+/** The native module (a Node-API addon); an optional dependency, installed on Linux x64 with glibc. */
+const YARA_X_MODULE = '@litko/yara-x-linux-x64-gnu';
 
 export class YaraRulesError extends Error {}
 
@@ -62,10 +68,10 @@ export class YaraEngine implements AntivirusEngine {
     const sources = files.map((file) => readFileSync(file, 'utf8'));
     let binding: { compile(source: string): CompiledRules };
     try {
-      binding = (await import('@litko/yara-x')) as unknown as typeof binding;
+      binding = createRequire(import.meta.url)(YARA_X_MODULE) as typeof binding;
     } catch (error) {
       throw new YaraRulesError(
-        `the yara engine needs the npm package @litko/yara-x (prebuilt for Linux x64 with glibc and for macOS), which is not installed here: ${(error as Error).message}`,
+        `the yara engine needs the npm package ${YARA_X_MODULE} (YARA-X prebuilt for Linux x64 with glibc), which is not installed or does not load here: ${(error as Error).message}`,
       );
     }
     try {
