@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.ts';
 import { ClamdEngine } from '../filter/antivirus/clamd.ts';
-import type { AntivirusEngine } from '../filter/antivirus/engine.ts';
+import { EngineVersions, type AntivirusEngine } from '../filter/antivirus/engine.ts';
 import { YaraEngine } from '../filter/antivirus/yara.ts';
 import type { AntivirusStepOptions } from '../intake/steps/antivirus.ts';
 import type { AttachmentStepOptions } from '../intake/steps/attachments.ts';
@@ -26,6 +26,8 @@ export function antivirusOptions(config: Pick<Config, 'antivirus' | 'smtp' | 'da
   });
   return {
     engines,
+    action: config.antivirus.action,
+    versions: new EngineVersions(engines),
     failOpen: config.antivirus.fail_open,
     scanTimeoutMs: Math.max(...config.antivirus.engine.map((e) => e.timeout)),
     scratchDir: join(config.data_dir, SCAN_SCRATCH_DIR),

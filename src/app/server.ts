@@ -34,6 +34,7 @@ import { mailauthResolver } from '../policy/spf/resolver.ts';
 import { cachingLookups } from '../dns/cache.ts';
 import { createIntake } from './intake.ts';
 import { antivirusOptions, closeAntivirus, prepareAntivirus, reportAntivirus } from './antivirus.ts';
+import { startQuarantineExpiry } from './quarantine-expiry.ts';
 import type { Intake } from '../intake/intake.ts';
 import type { Reply } from '../smtp/replies.ts';
 import { SendRateLimiter } from '../msa/rate-limit.ts';
@@ -87,6 +88,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const orphans = await store.deliveries.collectOrphans();
   if (orphans.length > 0) logger.info({ count: orphans.length }, 'removed orphan message files');
   outbound.start();
+  const expiry = startQuarantineExpiry(store.quarantine, config.quarantine.keep, logger.child({ role: 'quarantine' }));
   await reportAntivirus(antivirus, logger.child({ role: 'antivirus' }));
   logger.info(
     { hostname: config.hostname, listeners: listeners.map((l) => `${l.role}=${formatEndpoint(l.endpoint)}`) },
@@ -105,6 +107,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
       if ((await Promise.race([Promise.all([closed, drained]), timeout])) === 'timeout') {
         logger.warn({ timeoutMs: DRAIN_TIMEOUT_MS }, 'sessions still open after the drain timeout; closing anyway');
       }
+      await expiry.stop();
       await closeAntivirus(antivirus);
       await store.close();
       logger.info('stopped');

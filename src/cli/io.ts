@@ -19,3 +19,17 @@ export function printTable(rows: string[][]): void {
   for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
   for (const row of rows) print(row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  '));
 }
+
+export function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+/** Text from the network or a user, safe for a terminal: no control characters but TAB (folded header lines). */
+export function printable(text: string): string {
+  return text.replace(/[\u0000-\u0008\u000a-\u001f\u007f-\u009f]/g, '?');
+}
+
+/** A message's header section (CRLF lines, ending with the blank line), indented, made printable. */
+export function printHeader(header: Buffer): void {
+  for (const line of header.toString('utf8').split('\r\n').slice(0, -1)) print(`  ${printable(line)}`);
+}

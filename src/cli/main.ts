@@ -10,6 +10,7 @@ import { print } from './io.ts';
 import { registerServeCommand } from './serve.ts';
 import { registerUserCommands } from './user.ts';
 import { registerQueueCommands } from './queue.ts';
+import { registerQuarantineCommands } from './quarantine.ts';
 import { registerDkimCommands } from './dkim.ts';
 import { dnsRecordsText } from './domain.ts';
 import { openStore } from '../store/store.ts';
@@ -68,6 +69,7 @@ function buildProgram(): Command {
   registerDomainCommands(program);
   registerUserCommands(program);
   registerQueueCommands(program);
+  registerQuarantineCommands(program);
   registerDkimCommands(program);
 
   // SPEC: every subcommand takes --config FILE, before or after the subcommand name.

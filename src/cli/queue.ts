@@ -9,7 +9,7 @@ import { mailauthResolver } from '../policy/spf/resolver.ts';
 import { createLogger } from '../server/log.ts';
 import { withStore } from './context.ts';
 import { CliError } from './errors.ts';
-import { print, printTable } from './io.ts';
+import { iso, print, printable, printHeader, printTable } from './io.ts';
 
 interface QueuedMessage {
   queueId: string;
@@ -68,8 +68,7 @@ export function registerQueueCommands(program: Command): void {
           ]),
         );
         print('header:');
-        const header = (await readHeader(store.queue, first.blob)).toString('utf8');
-        for (const line of header.split('\r\n').slice(0, -1)) print(`  ${printable(line)}`);
+        printHeader(await readHeader(store.queue, first.blob));
       }),
     );
 
@@ -154,13 +153,4 @@ function lastError(rows: readonly QueueRow[]): string {
 
 function sender(row: QueueRow): string {
   return row.mailFrom === '' ? '<>' : row.mailFrom;
-}
-
-function iso(ms: number): string {
-  return new Date(ms).toISOString();
-}
-
-/** Text from the network or a user, safe for a terminal: no control characters but TAB (folded header lines). */
-function printable(text: string): string {
-  return text.replace(/[\u0000-\u0008\u000a-\u001f\u007f-\u009f]/g, '?');
 }

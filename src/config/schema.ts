@@ -200,19 +200,16 @@ const antivirusEngine = table({
 const antivirus = table({
   action: oneOf(['reject', 'replace'])
     .default('reject')
-    .describe('Malware found: "reject" (554 5.7.1 in the session, naming the engine and signature) or "replace" (the infected part replaced by a notice, the original quarantined; not available yet: refused).'),
+    .describe('Malware found: "reject" (554 5.7.1 in the session, naming the engine and signature) or "replace" (each infected part replaced by a text notice naming the file and signature, the message delivered and marked X-Kakitome-Virus, the original quarantined; malware in no single part is still refused).'),
   fail_open: bool()
     .default(false)
     .describe('An engine down or timed out: false = 451 4.7.1, the sender retries (never delivered unscanned); true = delivered unscanned and marked X-Kakitome-Virus, with a warning at start.'),
-  rescan_on_retrieval: bool().default(false).describe('Scan again at POP3 retrieval when the signatures changed since the message was stored (not available yet: true is refused).'),
+  rescan_on_retrieval: bool().default(false).describe('Scan again at POP3 retrieval (RETR, TOP) when the engines\' signatures changed since the message was stored; infected: the client gets a notice instead, the original moves to the quarantine.'),
   engine: list(antivirusEngine)
     .prefault([{ type: 'clamd', socket: DEFAULT_CLAMD_SOCKET }])
     .describe(`The engines, one [[antivirus.engine]] table each; all of them scan every message, in parallel. Absent: clamd at ${DEFAULT_CLAMD_SOCKET}.`),
 }).refine((av, report) => {
   if (av.engine.length === 0) report(['engine'], 'at least one engine: mail is never delivered unscanned');
-  // Built in later steps of the same work; refused rather than silently ignored.
-  if (av.action === 'replace') report(['action'], '"replace" is not available yet; use "reject"');
-  if (av.rescan_on_retrieval) report(['rescan_on_retrieval'], 'rescanning at retrieval is not available yet');
 });
 
 const attachmentAction = (direction: string, fallback: 'strip' | 'reject') =>
@@ -232,6 +229,10 @@ const attachments = table({
   extra_blocked_extensions: list(parsed('file extension', parseExtension))
     .default([])
     .describe('Extensions blocked besides the built-in list (README, Attachments), e.g. ["xyz"]; case and a leading dot do not matter.'),
+});
+
+const quarantine = table({
+  keep: duration().prefault('30d').describe('Quarantined mail is deleted by itself this long after it was quarantined (serve checks hourly); "0s" keeps it until deleted by hand.'),
 });
 
 const log = table({
@@ -258,6 +259,7 @@ export const configSchema = table({
   access: access.prefault({}).describe('Per-listener network allow and deny lists, checked when a client connects.'),
   antivirus: antivirus.prefault({}).describe('Virus scanning of every message on port 25 and submission, before the 250.'),
   attachments: attachments.prefault({}).describe('Dangerous attachments (by name, also inside archives) on port 25 and submission.'),
+  quarantine: quarantine.prefault({}).describe('Originals the content filters took out of the way (kakitome quarantine list|show|release|delete).'),
   log: log.prefault({}).describe('Logging, one JSON object per line.'),
 });
 

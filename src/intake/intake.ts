@@ -41,6 +41,8 @@ export interface IntakeMessage {
   content: MessageContent | Buffer;
   /** Remote recipients not before this (unix ms): the hold window of submitted mail. */
   notBefore?: number;
+  /** The quarantine entry this message is released from: taken out with the delivery. */
+  release?: string;
 }
 
 export type IntakeOutcome =
@@ -52,7 +54,12 @@ const QUEUE_ORIGIN: Record<IntakeOrigin, QueueOrigin> = {
   msa: 'msa',
   // A notice is never the subject of a notice (its sender is the null path anyway).
   notice: 'mta',
+  'release-mta': 'mta',
+  'release-msa': 'msa',
 };
+
+/** The origin a quarantined message of this queue origin is released through. */
+export const RELEASE_ORIGIN: Record<QueueOrigin, IntakeOrigin> = { mta: 'release-mta', msa: 'release-msa' };
 
 export class Intake {
   readonly #options: IntakeOptions;
@@ -87,13 +94,33 @@ export class Intake {
     };
     const outcome = await runPipeline(this.#options.steps[message.origin], { content, recipients }, context);
     if (outcome.action !== 'accept') return outcome;
-    const { draft } = outcome;
+    const { draft, quarantine } = outcome;
+    const queueOrigin = QUEUE_ORIGIN[message.origin];
+    const scannedWith = draft.notes.scannedWith;
     const result = await this.#options.mda.deliver({
       queueId: message.queueId,
       mailFrom: message.mailFrom,
-      queueOrigin: QUEUE_ORIGIN[message.origin],
+      queueOrigin,
       notBefore: message.notBefore,
       variants: [{ content: draft.content, recipients: draft.recipients }],
+      ...(typeof scannedWith === 'string' ? { scannedWith } : {}),
+      ...(message.release === undefined ? {} : { release: message.release }),
+      ...(quarantine
+        ? {
+            quarantine: {
+              content: quarantine.content,
+              record: {
+                quarantineId: message.queueId,
+                reason: quarantine.reason,
+                detail: quarantine.detail,
+                delivered: true,
+                origin: queueOrigin,
+                mailFrom: message.mailFrom,
+                recipients: { users: [...new Set(message.recipients.userIds)], remote: [...new Set(message.recipients.remote)] },
+              },
+            },
+          }
+        : {}),
     });
     return { action: 'accept', result, notes: draft.notes };
   }

@@ -3,14 +3,19 @@
 //
 //   mta     received → sender-auth → antivirus → attachments
 //   msa     submission-header → received → antivirus → attachments → dkim-sign
-//   notice  (none: made here, delivered locally)
+//   notice       (none: made here, delivered locally)
+//   release-mta  (none: released from the quarantine, as it arrived on port 25)
+//   release-msa  dkim-sign
 //
 // Spam, encryption at rest and the archive join these lists as they are built. The antivirus step scans the message as it arrived, so where it stands among
 // the header steps changes nothing it sees; it runs after sender-auth so that a refusal
 // for forgery costs no scan, and before dkim-sign so that a refused message costs no
 // signature. The attachment policy comes after the antivirus (malware is refused, or
 // quarantined, even where the policy would only strip its part) and before dkim-sign
-// (a stripped part is signed as delivered).
+// (a stripped part is signed as delivered). A release (`kakitome quarantine release`)
+// delivers the original the administrator judged safe: it passes no content filter
+// again, and was kept with the trace fields its origin's steps had added before the
+// filter took it; submitted mail is signed, as it would have been.
 import type { SenderAuthPolicy } from '../policy/sender-auth.ts';
 import type { MailauthResolver } from '../policy/spf/resolver.ts';
 import type { AccountStore } from '../store/accounts.ts';
@@ -51,5 +56,7 @@ export function stepsByOrigin(options: OriginStepsOptions): Record<IntakeOrigin,
       dkimSignStep({ accounts: options.accounts, keys: options.keys }),
     ],
     notice: [],
+    'release-mta': [],
+    'release-msa': [dkimSignStep({ accounts: options.accounts, keys: options.keys })],
   };
 }

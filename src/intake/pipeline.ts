@@ -1,10 +1,13 @@
 // Runs an origin's steps, in order, over one message. Each step sees the draft as the
 // steps before it left it and returns a verdict; the first reject or tempfail ends the
 // run. A step that throws or outlives its timeout tempfails the message (451): the
-// sender tries again later, and nothing unchecked is ever accepted.
+// sender tries again later, and nothing unchecked is ever accepted. A step that removes
+// or replaces something may ask for the content it saw to be quarantined: the run
+// returns the first such content (the least changed) with every reason.
 import type { Reply } from '../mail/reply.ts';
 import type { MessageContent } from './content.ts';
 import type { Draft, IntakeContext, PlannedRecipient, RecipientChange, Step, StepVerdict } from './step.ts';
+import type { QuarantineReason } from '../store/quarantine.ts';
 
 export const INTAKE_REPLY = {
   // RFC 3463 §3.4: 4.3.0 "other or undefined mail system status".
@@ -12,8 +15,15 @@ export const INTAKE_REPLY = {
   stepTimedOut: (step: string): Reply => ({ code: 451, enhanced: '4.3.0', text: `${step} took too long; try again later` }),
 } as const;
 
+/** The content kept for the quarantine, and why (the first reason is the entry's). */
+export interface Quarantined {
+  content: MessageContent;
+  reason: QuarantineReason;
+  detail: string;
+}
+
 export type PipelineResult =
-  | { action: 'accept'; draft: Draft; steps: string[] }
+  | { action: 'accept'; draft: Draft; steps: string[]; quarantine?: Quarantined }
   | { action: 'reject' | 'tempfail'; reply: Reply; step: string; notes: Readonly<Record<string, unknown>> };
 
 export async function runPipeline(
@@ -23,16 +33,22 @@ export async function runPipeline(
 ): Promise<PipelineResult> {
   let draft: Draft = { original: start.content, content: start.content, recipients: start.recipients, notes: {} };
   const ran: string[] = [];
+  let quarantine: Quarantined | undefined;
   for (const step of steps) {
     const verdict = await runStep(step, draft, context);
     ran.push(step.name);
     if (verdict.action === 'reject' || verdict.action === 'tempfail') {
       return { action: verdict.action, reply: verdict.reply, step: step.name, notes: { ...draft.notes, ...verdict.notes } };
     }
-    if (verdict.action === 'modify') draft = applyModify(draft, verdict);
-    else if (verdict.notes) draft = { ...draft, notes: { ...draft.notes, ...verdict.notes } };
+    if (verdict.action === 'modify') {
+      if (verdict.quarantine) {
+        const { reason, detail } = verdict.quarantine;
+        quarantine = quarantine ? { ...quarantine, detail: `${quarantine.detail}; ${reason}: ${detail}` } : { content: draft.content, reason, detail: `${reason}: ${detail}` };
+      }
+      draft = applyModify(draft, verdict);
+    } else if (verdict.notes) draft = { ...draft, notes: { ...draft.notes, ...verdict.notes } };
   }
-  return { action: 'accept', draft, steps: ran };
+  return { action: 'accept', draft, steps: ran, ...(quarantine ? { quarantine } : {}) };
 }
 
 async function runStep(step: Step, draft: Draft, context: IntakeContext): Promise<StepVerdict> {

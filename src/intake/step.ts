@@ -4,9 +4,10 @@ import type { Logger } from 'pino';
 import type { Reply } from '../mail/reply.ts';
 import type { ContentEdit, MessageContent } from './content.ts';
 import type { MessageFlag } from '../store/mailboxes.ts';
+import type { QuarantineReason } from '../store/quarantine.ts';
 
 /** Where a message entered: each origin has its own ordered list of steps (origins.ts). */
-export type IntakeOrigin = 'mta' | 'msa' | 'notice';
+export type IntakeOrigin = 'mta' | 'msa' | 'notice' | 'release-mta' | 'release-msa';
 
 /** A local user who gets a copy, with where and how it is filed. */
 export interface MailboxRecipient {
@@ -79,6 +80,11 @@ export type StepVerdict =
       /** Octet ranges of the current content to remove or replace (a field, a MIME part). */
       edits?: ContentEdit[];
       recipients?: RecipientChange[];
+      /**
+       * Keep the content this step saw in the quarantine (what it removes or replaces):
+       * the first step that asks keeps it, later ones add their reason.
+       */
+      quarantine?: { reason: QuarantineReason; detail: string };
       notes?: Record<string, unknown>;
     }
   | { action: 'reject' | 'tempfail'; reply: Reply; notes?: Record<string, unknown> };

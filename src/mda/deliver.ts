@@ -8,7 +8,7 @@
 // SECURITY: nothing here reads the network or parses mail; the plan's folders are
 // names, never paths (the store keeps mailboxes as rows).
 import type { Readable } from 'node:stream';
-import type { DeliveryPart, DeliveryStore, QueueOrigin } from '../store/deliveries.ts';
+import type { DeliveryPart, DeliveryStore, QuarantineRecord, QueueOrigin } from '../store/deliveries.ts';
 
 /** The bytes of one variant: what the intake's MessageContent offers. */
 export interface DeliverableContent {
@@ -33,12 +33,20 @@ export interface DeliveryPlan {
   /** First attempt for remote recipients not before this (unix ms): the hold window. */
   notBefore?: number;
   variants: readonly { content: DeliverableContent; recipients: readonly PlanRecipient[] }[];
+  /** The original a content filter took out of the message's way, kept in the quarantine with the delivery. */
+  quarantine?: { content: DeliverableContent; record: QuarantineRecord };
+  /** A quarantine entry this delivery releases: taken out in the same transaction (so it is delivered once). */
+  release?: string;
+  /** What the antivirus engines scanned it with, recorded per mailbox copy (rescans at retrieval). */
+  scannedWith?: string;
 }
 
 export interface DeliveryResult {
   mailboxes: number;
   queued: number;
   size: number;
+  /** An original went into the quarantine. */
+  quarantined: boolean;
 }
 
 export class MailDeliveryAgent {
@@ -53,26 +61,49 @@ export class MailDeliveryAgent {
     const written: string[] = [];
     try {
       const parts: DeliveryPart[] = [];
+      const write = async (content: DeliverableContent) => {
+        const file = this.#store.newMessageFile();
+        written.push(file);
+        const { size } = await this.#store.writeMessageFile(file, content.inMemory ? await content.read() : content.stream());
+        return { file, size };
+      };
       for (const variant of plan.variants) {
         const part = this.#part(plan, variant.recipients);
         if (part.copies.length === 0 && part.queued.length === 0) continue;
-        const file = this.#store.newMessageFile();
-        written.push(file);
-        const content = variant.content.inMemory ? await variant.content.read() : variant.content.stream();
-        const { size } = await this.#store.writeMessageFile(file, content);
-        parts.push({ file, size, ...part });
+        parts.push({ ...(await write(variant.content)), ...part, ...(plan.scannedWith === undefined ? {} : { scannedWith: plan.scannedWith }) });
       }
-      if (parts.length === 0) throw new RangeError(`message ${plan.queueId} has no recipient left to deliver to`);
-      await this.#store.commitDelivery(parts);
-      return {
-        mailboxes: parts.reduce((n, p) => n + p.copies.length, 0),
-        queued: parts.reduce((n, p) => n + p.queued.length, 0),
-        size: parts[0]!.size,
-      };
+      if (parts.length === 0 && !plan.quarantine) throw new RangeError(`message ${plan.queueId} has no recipient left to deliver to`);
+      const delivered = { mailboxes: parts.reduce((n, p) => n + p.copies.length, 0), queued: parts.reduce((n, p) => n + p.queued.length, 0) };
+      const size = parts[0]?.size;
+      if (plan.quarantine) parts.push({ ...(await write(plan.quarantine.content)), copies: [], queued: [], quarantine: plan.quarantine.record });
+      await this.#store.commitDelivery(parts, plan.release === undefined ? {} : { release: plan.release });
+      return { ...delivered, size: size ?? parts[0]!.size, quarantined: plan.quarantine !== undefined };
     } catch (err) {
       await Promise.all(written.map((file) => this.#store.abandonMessageFile(file, err)));
       throw err;
     }
+  }
+
+  /**
+   * A rescan at retrieval found stored message `messageId` infected: its content becomes
+   * `notice` and the old content moves to the quarantine, in one durable transaction.
+   * False when the message is gone meanwhile.
+   */
+  async replaceWithNotice(messageId: number, notice: Buffer, scannedWith: string, record: QuarantineRecord): Promise<boolean> {
+    const file = this.#store.newMessageFile();
+    let size: number;
+    try {
+      ({ size } = await this.#store.writeMessageFile(file, notice));
+    } catch (err) {
+      await this.#store.abandonMessageFile(file, err);
+      throw err;
+    }
+    return this.#store.replaceContent(messageId, { file, size, scannedWith }, record);
+  }
+
+  /** Records what scanned stored messages that a rescan found clean. */
+  recordScan(messageIds: readonly number[], scannedWith: string): Promise<void> {
+    return this.#store.recordScan(messageIds, scannedWith);
   }
 
   /** Each local mailbox once, each remote address once. */

@@ -10,8 +10,9 @@ import type { Readable } from 'node:stream';
 
 import { MESSAGE_FLAGS, type MessageFlag } from './mailboxes.ts';
 import type { QueueOrigin } from './queue.ts';
+import type { QuarantineRecord } from './quarantine.ts';
 
-export { MESSAGE_FLAGS, type MessageFlag, type QueueOrigin };
+export { MESSAGE_FLAGS, type MessageFlag, type QueueOrigin, type QuarantineRecord };
 
 /** A copy for one local user: which mailbox (created on first delivery), which flags. */
 export interface MailboxCopy {
@@ -32,12 +33,21 @@ export interface QueuedRecipient {
   notBefore?: number;
 }
 
-/** One written message file and the copies and queue entries it becomes. */
+/** One written message file and the copies, queue entries and quarantine entry it becomes. */
 export interface DeliveryPart {
   file: string;
   size: number;
   copies: readonly MailboxCopy[];
   queued: readonly QueuedRecipient[];
+  /** The file is (also) a quarantined original. */
+  quarantine?: QuarantineRecord;
+  /** What the antivirus engines scanned it with (messages.scanned_with), for rescans at retrieval. */
+  scannedWith?: string;
+}
+
+export interface CommitOptions {
+  /** A quarantine entry this delivery releases: removed in the same transaction, or the delivery fails (UnknownQuarantineError). */
+  release?: string;
 }
 
 export interface DeliveredCopy {
@@ -64,7 +74,15 @@ export interface DeliveryStore {
    * shared with concurrent deliveries (group commit). Resolves when durable; the
    * files are then the store's.
    */
-  commitDelivery(parts: readonly DeliveryPart[]): Promise<DeliveredCopy[][]>;
+  commitDelivery(parts: readonly DeliveryPart[], options?: CommitOptions): Promise<DeliveredCopy[][]>;
+  /**
+   * Points a stored message at new, written content (a rescan's notice) and keeps its
+   * old content in the quarantine, in one durable transaction. False when the message
+   * is gone (expunged meanwhile): nothing changed, the new file is given up.
+   */
+  replaceContent(messageId: number, replacement: { file: string; size: number; scannedWith: string }, quarantine: QuarantineRecord): Promise<boolean>;
+  /** Records what scanned the messages (a clean rescan), durably. */
+  recordScan(messageIds: readonly number[], scannedWith: string): Promise<void>;
   /** Gives up a reserved file that was not (or not surely) committed. */
   abandonMessageFile(name: string, reason?: unknown): Promise<void>;
   /** Removes message files that no row references (left by a crash); returns their names. */

@@ -28,6 +28,8 @@ export interface StoredMessage {
   keywords: string[];
   /** Unix milliseconds. */
   receivedAt: number;
+  /** What the antivirus engines scanned it with ('' when not recorded). */
+  scannedWith: string;
 }
 
 export class UnknownMailboxError extends Error {}

@@ -1,5 +1,5 @@
 // The store, by role. Every role is an async interface (accounts.ts, mailboxes.ts,
-// deliveries.ts, queue.ts, keys.ts, grants.ts) with sqlite/ as one implementation
+// deliveries.ts, queue.ts, keys.ts, grants.ts, quarantine.ts) with sqlite/ as one implementation
 // (node:sqlite for metadata and small messages, files in blobs/ for larger ones); a PostgreSQL backend
 // implements the same interfaces and runs the same contract suite
 // (test/store/contract/). Nothing outside src/store/ imports src/store/sqlite/.
@@ -12,6 +12,7 @@ import type { DeliveryStore } from './deliveries.ts';
 import type { QueueStore } from './queue.ts';
 import type { KeyStore } from './keys.ts';
 import type { GrantStore } from './grants.ts';
+import type { QuarantineStore } from './quarantine.ts';
 import { openSqliteStore } from './sqlite/open.ts';
 import { DataDirError } from './errors.ts';
 
@@ -25,6 +26,7 @@ export interface Store {
   queue: QueueStore;
   keys: KeyStore;
   grants: GrantStore;
+  quarantine: QuarantineStore;
   /** Waits for deliveries in flight, then closes. */
   close(): Promise<void>;
 }

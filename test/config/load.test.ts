@@ -71,6 +71,7 @@ test('a config with only a hostname gets every secure default, paths resolved ne
       engine: [{ type: 'clamd', socket: '/run/clamav/clamd.ctl', address: undefined, rules: '', timeout: 60_000 }],
     },
     attachments: { inbound: 'strip', outbound: 'reject', extra_blocked_extensions: [] },
+    quarantine: { keep: 30 * 86_400_000 },
     log: { level: 'info' },
   });
 });
@@ -450,8 +451,16 @@ socket = "clamd.sock"
   assert.match(engine('type = "yara"\nrules = "r"\nsocket = "/run/a"'), /socket and address are for clamd engines/);
   assert.match(engine('type = "sophos"\nsocket = "/run/a"'), /antivirus\.engine\[0\]\.type/);
   assert.match(problem(`${HOSTNAME}[antivirus]\nengine = []\n`), /antivirus\.engine: at least one engine: mail is never delivered unscanned/);
-  assert.match(problem(`${HOSTNAME}[antivirus]\naction = "replace"\n`), /antivirus\.action: "replace" is not available yet; use "reject"/);
-  assert.match(problem(`${HOSTNAME}[antivirus]\nrescan_on_retrieval = true\n`), /antivirus\.rescan_on_retrieval: rescanning at retrieval is not available yet/);
+  const replacing = parse('[antivirus]\naction = "replace"\nrescan_on_retrieval = true\n');
+  assert.deepEqual([replacing.antivirus.action, replacing.antivirus.rescan_on_retrieval], ['replace', true]);
+  assert.match(problem(`${HOSTNAME}[antivirus]\naction = "delete"\n`), /antivirus\.action/);
+});
+
+test('quarantine: keep is a duration, 30 days by default; "0s" keeps until deleted by hand', () => {
+  assert.equal(parse('[quarantine]\nkeep = "7d"\n').quarantine.keep, 7 * 86_400_000);
+  assert.equal(parse('[quarantine]\nkeep = "0s"\n').quarantine.keep, 0);
+  assert.match(problem(`${HOSTNAME}[quarantine]\nkeep = "a month"\n`), /^x\.toml:\d+: quarantine\.keep: expected a duration/);
+  assert.match(problem(`${HOSTNAME}[quarantine]\nexpire = "1d"\n`), /quarantine/);
 });
 
 test('attachments: actions per direction and extra extensions, normalised; a bad extension named', () => {

@@ -38,6 +38,7 @@ test('the reference is a Markdown table with one row per table and key, in schem
       'antivirus', 'antivirus.action', 'antivirus.fail_open', 'antivirus.rescan_on_retrieval', 'antivirus.engine',
       ...['type', 'socket', 'address', 'rules', 'timeout'].map((key) => `antivirus.engine[].${key}`),
       'attachments', 'attachments.inbound', 'attachments.outbound', 'attachments.extra_blocked_extensions',
+      'quarantine', 'quarantine.keep',
       'log', 'log.level',
     ].map((key) => `\`${key}\``),
   );

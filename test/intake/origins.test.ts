@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { stepsByOrigin } from '../../src/intake/origins.ts';
 import { configSchema } from '../../src/config/schema.ts';
+import { EngineVersions } from '../../src/filter/antivirus/engine.ts';
 
 const README = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
 
@@ -12,7 +13,7 @@ function readmeTable(): Record<string, string[]> {
   assert.ok(section, 'README has the intake-steps table');
   const rows: Record<string, string[]> = {};
   for (const line of section.split('\n')) {
-    const match = /^\| `(\w+)`[^|]*\| (.*) \|$/.exec(line);
+    const match = /^\| `([\w-]+)`[^|]*\| (.*) \|$/.exec(line);
     if (match) rows[match[1]!] = match[2] === '(none)' ? [] : match[2]!.split(' → ').map((name) => name.replace(/`/g, ''));
   }
   return rows;
@@ -25,7 +26,7 @@ test('every origin and its steps, in order, as the README shows them', () => {
     submissionReceivedClientIp: false,
     accounts: { isLocalDomain: async () => false },
     keys: { activeDkimKeys: async () => [] },
-    antivirus: { engines: [], failOpen: false, scanTimeoutMs: 1_000, scratchDir: '/nonexistent', maxBytes: 1 },
+    antivirus: { engines: [], action: 'reject', versions: new EngineVersions([]), failOpen: false, scanTimeoutMs: 1_000, scratchDir: '/nonexistent', maxBytes: 1 },
     attachments: Object.fromEntries((['inbound', 'outbound'] as const).map((direction) => [direction, { direction, action: 'reject', blockedExtensions: new Set<string>(), scratchDir: '/nonexistent', maxBytes: 1 }])) as never,
   });
   const code = Object.fromEntries(Object.entries(steps).map(([origin, list]) => [origin, list.map((step) => step.name)]));

@@ -25,7 +25,7 @@ async function fixture(t: import('node:test').TestContext) {
   });
   const intakeWith = (steps: Step[]) =>
     new Intake({
-      steps: { mta: steps, msa: [], notice: [] },
+      steps: { mta: steps, msa: [], notice: [], 'release-mta': [], 'release-msa': [] },
       mda: new MailDeliveryAgent(store.deliveries),
       scratch: store.deliveries,
       hostname: 'mail.example.test',
@@ -78,7 +78,7 @@ test('steps run in order, each on what the last left; the plan files per recipie
   ]);
   const outcome = await intake.take(message({ userIds: [f.alice, f.bob, f.alice], remote: ['x@remote.test'] }));
   assert.equal(outcome.action, 'accept');
-  assert.deepEqual(outcome.action === 'accept' && outcome.result, { mailboxes: 2, queued: 1, size: 46 });
+  assert.deepEqual(outcome.action === 'accept' && outcome.result, { mailboxes: 2, queued: 1, size: 46, quarantined: false });
   assert.deepEqual(seen, ['Subject: hi\r\nX-Drop: me\r\n\r\nbody\r\n', 'X-First: 1\r\nSubject: hi\r\n\r\nbody\r\n']);
   const [toAlice] = await mailbox(f.store, f.alice);
   assert.equal(toAlice!.text, 'X-Second: 2\r\nX-First: 1\r\nSubject: hi\r\n\r\nbody\r\n');

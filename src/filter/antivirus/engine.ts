@@ -52,3 +52,41 @@ export async function scanWithEngines(engines: readonly AntivirusEngine[], sourc
     }
   });
 }
+
+/** How long the engines' versions are taken as current before they are asked again. */
+export const VERSIONS_TTL_MS = 60_000;
+
+/**
+ * What the engines scan with, as one string ("clamd ClamAV 1.4.3/27480/…; yara YARA-X
+ * rules 5f0c…"), asked of the engines at most once a minute: recorded with every stored
+ * message, so that a rescan at retrieval knows whether the signatures changed since.
+ * An engine that does not answer is shown as "?": a later answer differs, so messages
+ * recorded meanwhile are rescanned.
+ */
+export class EngineVersions {
+  readonly #engines: readonly AntivirusEngine[];
+  readonly #ttlMs: number;
+  #current: { value: string; at: number } | undefined;
+  #asking: Promise<string> | undefined;
+
+  constructor(engines: readonly AntivirusEngine[], options: { ttlMs?: number } = {}) {
+    this.#engines = engines;
+    this.#ttlMs = options.ttlMs ?? VERSIONS_TTL_MS;
+  }
+
+  /** The versions now; a stale value is refreshed (one question in flight at a time). */
+  async current(now = Date.now()): Promise<string> {
+    if (this.#current && now - this.#current.at < this.#ttlMs) return this.#current.value;
+    this.#asking ??= (async () => {
+      try {
+        const versions = await Promise.all(this.#engines.map(async (engine) => `${engine.name} ${(await engine.version().catch(() => undefined)) ?? '?'}`));
+        const value = versions.join('; ');
+        this.#current = { value, at: Date.now() };
+        return value;
+      } finally {
+        this.#asking = undefined;
+      }
+    })();
+    return this.#asking;
+  }
+}

@@ -4,12 +4,19 @@
 // base64-, quoted-printable- or uu-encoded, decoded (src/filter/attachments/mime-walk.ts):
 // clamd's own mail parser misses some (a quoted-printable binary, archives nested to its
 // recursion limit inside a message), and a YARA rule sees only the octets it is given.
-// Malware found: 554 5.7.1 in the session, naming the engine and the signature, so the
-// sender learns it at once and nothing bounces later. An engine down, timed out or unable to read the message: 451 4.7.1, the
+// Malware found, `[antivirus] action = "reject"` (the default): 554 5.7.1 in the session,
+// naming the engine and the signature, so the sender learns it at once and nothing
+// bounces later. `action = "replace"`: every leaf is scanned to find the infected parts;
+// each is replaced by a text notice naming the file and the signature, the message is
+// delivered marked X-Kakitome-Virus, and the original (as this step saw it) goes to the
+// quarantine under the message's queue id. Malware found in the message as a whole but
+// in no single part, or in a single-part message that is itself the file, leaves nothing
+// to replace it with: refused as with reject. The versions of the engines' signatures
+// are noted (scannedWith) and stored with the message, for rescans at retrieval. An engine down, timed out or unable to read the message: 451 4.7.1, the
 // sender's server retries — never delivered unscanned, unless the administrator set
 // `[antivirus] fail_open = true` (serve warns at start), in which case the message is
 // delivered and marked X-Kakitome-Virus: not scanned.
-import { scanWithEngines, type AntivirusEngine, type ChainVerdict } from '../../filter/antivirus/engine.ts';
+import { scanWithEngines, type AntivirusEngine, type ChainVerdict, type EngineVersions } from '../../filter/antivirus/engine.ts';
 import { walkMime } from '../../filter/attachments/mime-walk.ts';
 import { readPieces } from '../../filter/attachments/source.ts';
 import { ATTACHMENT_DEFAULTS } from '../../filter/attachments/inspect.ts';
@@ -22,6 +29,10 @@ import { VIRUS_FIELD } from './own-fields.ts';
 
 export interface AntivirusStepOptions {
   engines: readonly AntivirusEngine[];
+  /** reject: 554 in the session; replace: the infected parts replaced by notices, the original quarantined. */
+  action: 'reject' | 'replace';
+  /** What the engines scan with now, recorded with the stored message (rescans at retrieval). */
+  versions: EngineVersions;
   failOpen: boolean;
   /** The engines' own scan timeout; the step's backstop is a little longer. */
   scanTimeoutMs: number;
@@ -53,28 +64,79 @@ const ENCODED = new Set(['base64', 'quoted-printable', 'x-uuencode', 'uuencode',
  */
 const MAX_SCANNED_PARTS = ATTACHMENT_DEFAULTS.maxParts;
 
-/** The message as a whole, then every encoded leaf decoded; stops at the first finding or failure. */
-async function scanMessage(draft: Parameters<Step['run']>[0], options: AntivirusStepOptions): Promise<ChainVerdict & { parts: number }> {
+/** An infected leaf: where it is (for the notice that takes its place) and what was found. */
+interface InfectedPart {
+  range: { start: number; end: number };
+  names: readonly string[];
+  engine: string;
+  signature: string;
+}
+
+type ScanResult = ChainVerdict & { parts: number; infectedParts: InfectedPart[] };
+
+/**
+ * The message as a whole, then its leaves decoded: every encoded one, and — when
+ * `locate` (action replace) and the whole message was found infected — every leaf, to
+ * find the parts to replace. With `locate` every leaf is scanned to the end (all
+ * infected parts are found); without, the first finding or failure ends the scan.
+ * The leaves are walked in `walked` (the content as the step sees it, so that their
+ * ranges are edits of it; it differs from the original only in header fields).
+ */
+async function scanMessage(
+  draft: Parameters<Step['run']>[0],
+  options: AntivirusStepOptions,
+  locate: boolean,
+): Promise<ScanResult> {
   const whole = await scanWithEngines(options.engines, () => draft.original.stream());
+  const none: InfectedPart[] = [];
+  if (whole.verdict === 'failed' || (whole.verdict === 'infected' && !locate)) return { ...whole, parts: 0, infectedParts: none };
   // Plain mail has no part to decode: no walk (filter/attachments/plain.ts).
-  if (whole.verdict !== 'clean' || cannotHoldAttachment(parseHeaderSection(await draft.original.header()).fields)) return { ...whole, parts: 0 };
+  if (cannotHoldAttachment(parseHeaderSection(await draft.content.header()).fields)) return { ...whole, parts: 0, infectedParts: none };
+  const scanAll = whole.verdict === 'infected';
+  const wanted = (leaf: { transferEncoding: string }) => scanAll || ENCODED.has(leaf.transferEncoding);
   let parts = 0;
+  const infectedParts: InfectedPart[] = [];
   await scratchReady(options.scratchDir);
-  const walk = walkMime(draft.original.stream(), {
+  const walk = walkMime(draft.content.stream(), {
     spool: { memoryLimit: 1024 * 1024, maxSize: options.maxBytes, scratchDir: options.scratchDir },
-    keepBody: (leaf) => ENCODED.has(leaf.transferEncoding),
+    keepBody: wanted,
   });
   for await (const event of walk) {
-    if (event.kind !== 'part' || event.structure !== 'leaf' || !event.body || !ENCODED.has(event.transferEncoding)) continue;
+    if (event.kind !== 'part' || event.structure !== 'leaf' || !event.body || !wanted(event)) continue;
     if (parts >= MAX_SCANNED_PARTS) break;
     const body = event.body;
     parts++;
     // Valid until the walk resumes: scanned here, before the next event is asked for.
     const verdict = await scanWithEngines(options.engines, () => readPieces(body));
     // Leaving the loop ends the walk, which removes its scratch files.
-    if (verdict.verdict !== 'clean') return { ...verdict, parts };
+    if (verdict.verdict === 'failed') return { ...verdict, parts, infectedParts: none };
+    if (verdict.verdict === 'infected') {
+      if (!locate) return { ...verdict, parts, infectedParts: none };
+      infectedParts.push({ range: event.range, names: event.names, engine: verdict.engine, signature: verdict.signature });
+    }
   }
-  return { ...whole, parts };
+  if (infectedParts.length > 0) return { ...infectedParts[0]!, verdict: 'infected', parts, infectedParts };
+  return { ...whole, parts, infectedParts };
+}
+
+/** A file name as it may appear in the notice and a header field: printable ASCII, bounded. */
+function shown(names: readonly string[]): string {
+  const name = (names[0] ?? '').normalize('NFKC').replace(/[^\x20-\x7e]/g, '?').replace(/["\\]/g, '?').trim();
+  return (name.length > 100 ? `${name.slice(0, 100)}...` : name) || '(no name)';
+}
+
+/** The text part that takes an infected part's place. */
+function virusNotice(part: InfectedPart, quarantineId: string): Buffer {
+  return Buffer.from([
+    'Content-Type: text/plain; charset=us-ascii',
+    'Content-Disposition: inline',
+    'Content-Transfer-Encoding: 7bit',
+    '',
+    'This mail server removed a part of this message that carries malware:',
+    `  "${shown(part.names)}": ${part.signature} (found by ${part.engine})`,
+    `The mail server that removed it keeps the original message in its quarantine`,
+    `as ${quarantineId}.`,
+  ].join('\r\n'));
 }
 
 export const ANTIVIRUS_REPLY = {
@@ -92,13 +154,35 @@ export function antivirusStep(options: AntivirusStepOptions): Step {
     name: 'antivirus',
     timeoutMs: options.scanTimeoutMs + 5_000,
     run: async (draft, context) => {
-      const result = await scanMessage(draft, options);
+      const [result, scannedWith] = await Promise.all([scanMessage(draft, options, options.action === 'replace'), options.versions.current()]);
       switch (result.verdict) {
         case 'clean':
-          return { ...accept(), notes: { antivirus: `clean (${result.engines.join(', ')}; ${result.parts} decoded part${result.parts === 1 ? '' : 's'})` } };
-        case 'infected':
-          context.logger.warn({ queueId: context.queueId, engine: result.engine, signature: result.signature }, 'malware refused');
-          return refuse(ANTIVIRUS_REPLY.infected(result.engine, result.signature), { antivirus: `${result.engine}: ${result.signature}` });
+          return {
+            ...accept(),
+            notes: { antivirus: `clean (${result.engines.join(', ')}; ${result.parts} decoded part${result.parts === 1 ? '' : 's'})`, scannedWith },
+          };
+        case 'infected': {
+          // Replace needs a part to replace: malware in the message as a whole, or a
+          // single-part message that is itself the file, is refused as with reject.
+          const replaceable = result.infectedParts.length > 0 && result.infectedParts.every((part) => part.range.start > 0);
+          if (!replaceable) {
+            context.logger.warn({ queueId: context.queueId, engine: result.engine, signature: result.signature }, 'malware refused');
+            return refuse(ANTIVIRUS_REPLY.infected(result.engine, result.signature), { antivirus: `${result.engine}: ${result.signature}` });
+          }
+          const found = result.infectedParts;
+          context.logger.warn(
+            { queueId: context.queueId, parts: found.map((p) => ({ name: shown(p.names), engine: p.engine, signature: p.signature })) },
+            'malware replaced; original quarantined',
+          );
+          const fields = found.map((p) => `${VIRUS_FIELD}: ${p.signature} found by ${p.engine} in "${shown(p.names)}"; part replaced, original quarantined as ${context.queueId}\r\n`);
+          return {
+            action: 'modify',
+            prepend: fields.join(''),
+            edits: found.map((part) => ({ start: part.range.start, end: part.range.end, insert: virusNotice(part, context.queueId) })),
+            quarantine: { reason: 'virus', detail: found.map((p) => `${p.engine}: ${p.signature} in "${shown(p.names)}"`).join('; ') },
+            notes: { antivirus: `replaced ${found.length} part${found.length === 1 ? '' : 's'}`, scannedWith },
+          };
+        }
         case 'failed':
           context.logger.error({ queueId: context.queueId, engine: result.engine, reason: result.reason }, 'virus scan failed');
           if (!options.failOpen) return refuse(ANTIVIRUS_REPLY.unavailable(), { antivirus: `failed: ${result.engine}` });

@@ -3,7 +3,8 @@
 // gzip, 7z and rar archives, nested (src/filter/attachments/). What each direction does
 // with a blocked file is the administrator's choice ([attachments] inbound, outbound):
 //   strip   the part is replaced by a short text part naming the file; the message is
-//           delivered, marked X-Kakitome-Removed-Attachment;
+//           delivered, marked X-Kakitome-Removed-Attachment, and the original kept in
+//           the quarantine (under the message's queue id);
 //   reject  554 5.7.1 in the session, naming the file.
 // Encrypted archives cannot be inspected: they pass unchanged, marked
 // X-Kakitome-Encrypted-Attachment. An archive bomb, MIME or archives nested past the
@@ -73,7 +74,7 @@ function uninspectable(finding: AttachmentFinding): string | undefined {
 }
 
 /** The text part that takes a removed attachment's place. */
-function notice(blocked: Array<AttachmentFinding & { kind: 'blocked' }>): Buffer {
+function notice(blocked: Array<AttachmentFinding & { kind: 'blocked' }>, quarantineId: string): Buffer {
   const lines = blocked.map((f) => `  "${described(f)}" (.${shownName(f.extension)} files are not accepted)`);
   return Buffer.from([
     'Content-Type: text/plain; charset=us-ascii',
@@ -82,7 +83,8 @@ function notice(blocked: Array<AttachmentFinding & { kind: 'blocked' }>): Buffer
     '',
     `This mail server removed ${blocked.length === 1 ? 'an attachment' : 'attachments'} from this message:`,
     ...lines,
-    'Ask the sender to share the file another way if you need it.',
+    `The mail server that removed ${blocked.length === 1 ? 'it' : 'them'} keeps the original message in its quarantine`,
+    `as ${quarantineId}.`,
   ].join('\r\n'));
 }
 
@@ -129,7 +131,7 @@ export function attachmentsStep(options: AttachmentStepOptions): Step {
         const { start, end } = group[0]!.partRange;
         if (start < coveredTo) continue;
         coveredTo = end;
-        edits.push({ start, end, insert: notice(group) });
+        edits.push({ start, end, insert: notice(group, context.queueId) });
         for (const finding of group) fields.push(`${REMOVED_ATTACHMENT_FIELD}: ${described(finding)}`);
       }
       const encrypted = new Set(report.findings.filter((f) => f.kind === 'encrypted').map((f) => shownName(f.path[0] ?? f.name)));
@@ -141,6 +143,8 @@ export function attachmentsStep(options: AttachmentStepOptions): Step {
         action: 'modify',
         prepend: fields.map((field) => `${field}\r\n`).join(''),
         edits,
+        // What is stripped is kept: the original goes to the quarantine, for `kakitome quarantine release`.
+        ...(edits.length > 0 ? { quarantine: { reason: 'attachment' as const, detail: blocked.map(described).map((d) => `"${d}"`).join(', ') } } : {}),
         notes: { attachments: edits.length > 0 ? `stripped ${edits.length}` : `encrypted ${encrypted.size}` },
       };
     },

@@ -40,11 +40,15 @@ export class MessageContents {
     this.#inlineMaxBytes = options.inlineMaxBytes ?? INLINE_MAX_BYTES;
     this.#select = db.prepare('SELECT content FROM message_contents WHERE name = ?');
     this.#delete = db.prepare('DELETE FROM message_contents WHERE name = ?');
-    this.#referenced = db.prepare('SELECT 1 FROM messages WHERE blob = ?1 UNION ALL SELECT 1 FROM queue WHERE blob = ?1 LIMIT 1');
+    this.#referenced = db.prepare(
+      `SELECT 1 FROM messages WHERE blob = ?1 UNION ALL SELECT 1 FROM queue WHERE blob = ?1
+       UNION ALL SELECT 1 FROM quarantine WHERE blob = ?1 LIMIT 1`,
+    );
     this.#deleteUnreferenced = db.prepare(
       `DELETE FROM message_contents
         WHERE NOT EXISTS (SELECT 1 FROM messages WHERE blob = message_contents.name)
-          AND NOT EXISTS (SELECT 1 FROM queue WHERE blob = message_contents.name)`,
+          AND NOT EXISTS (SELECT 1 FROM queue WHERE blob = message_contents.name)
+          AND NOT EXISTS (SELECT 1 FROM quarantine WHERE blob = message_contents.name)`,
     );
   }
 

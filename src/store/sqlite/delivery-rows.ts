@@ -1,7 +1,8 @@
 // The rows one delivery adds, inside the batch transaction of the group commit: a
 // `messages` row per mailbox copy (the mailbox created when missing), a `queue` row per
-// remote recipient, and the content when it goes into the database
-// (src/store/sqlite/contents.ts). Kept apart from the message store so that whoever
+// remote recipient, a `quarantine` row for a quarantined original, and the content when
+// it goes into the database (src/store/sqlite/contents.ts); the quarantine row a release
+// takes out. Kept apart from the message store so that whoever
 // commits deliveries (today the group commit on the main thread) inserts exactly these
 // rows and nothing else.
 import type { StatementSync } from 'node:sqlite';
@@ -9,6 +10,7 @@ import { newBlobName } from '../blobs.ts';
 import type { Db } from './db.ts';
 import { INBOX, UnknownMailboxError } from '../mailboxes.ts';
 import { type DeliveredCopy, type DeliveryPart, MESSAGE_FLAGS, type MailboxCopy } from '../deliveries.ts';
+import { type QuarantineRecord, UnknownQuarantineError } from '../quarantine.ts';
 
 /** sqlite's extended result code for a FOREIGN KEY violation. */
 const SQLITE_CONSTRAINT_FOREIGNKEY = 787;
@@ -16,6 +18,8 @@ const SQLITE_CONSTRAINT_FOREIGNKEY = 787;
 export interface Delivery {
   parts: readonly DeliveryPart[];
   receivedAt: number;
+  /** The quarantine entry this delivery releases. */
+  release?: string;
 }
 
 export class DeliveryRows {
@@ -25,12 +29,23 @@ export class DeliveryRows {
   readonly #insertContent: StatementSync;
   readonly #selectMailbox: StatementSync;
   readonly #insertMailbox: StatementSync;
+  readonly #insertQuarantine: StatementSync;
+  readonly #deleteQuarantine: StatementSync;
+  readonly #selectContentOf: StatementSync;
+  readonly #pointAt: StatementSync;
 
   constructor(db: Db) {
     this.#takeNextUid = db.prepare('UPDATE mailboxes SET next_uid = next_uid + 1 WHERE id = ? RETURNING next_uid - 1 AS uid');
     this.#insertMessage = db.prepare(
-      'INSERT INTO messages (mailbox_id, uid, uidl, blob, size, flags, keywords, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      'INSERT INTO messages (mailbox_id, uid, uidl, blob, size, flags, keywords, received_at, scanned_with) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
     );
+    this.#insertQuarantine = db.prepare(
+      `INSERT INTO quarantine (quarantine_id, blob, size, reason, detail, delivered, origin, mail_from, recipients, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    this.#deleteQuarantine = db.prepare('DELETE FROM quarantine WHERE quarantine_id = ? RETURNING blob');
+    this.#selectContentOf = db.prepare('SELECT blob, size FROM messages WHERE id = ?');
+    this.#pointAt = db.prepare('UPDATE messages SET blob = ?, size = ?, scanned_with = ? WHERE id = ?');
     this.#insertQueued = db.prepare(
       `INSERT INTO queue (queue_id, blob, size, mail_from, recipient, origin, created_at, next_attempt_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -71,8 +86,50 @@ export class DeliveryRows {
       }
       const content = contentOf(part.file);
       if (content !== undefined) this.#insertContent.run(part.file, content);
+      if (part.quarantine) this.#quarantine(part.quarantine, part.file, part.size, delivery.receivedAt);
       return part.copies.map((copy) => this.#insertCopy(part, copy, delivery.receivedAt));
     });
+  }
+
+  /** Takes a released entry out of the quarantine; returns its content's name (now perhaps unreferenced). */
+  release(quarantineId: string): string {
+    const row = this.#deleteQuarantine.get(quarantineId) as { blob: string } | undefined;
+    if (!row) throw new UnknownQuarantineError(`no quarantined message ${quarantineId} (released or deleted meanwhile)`);
+    return row.blob;
+  }
+
+  /**
+   * Points message `messageId` at the written `file` and quarantines its old content;
+   * false when the message is gone. `content` is the file's content when it goes into the database.
+   */
+  replaceContent(
+    messageId: number,
+    replacement: { file: string; size: number; scannedWith: string },
+    quarantine: QuarantineRecord,
+    content: Uint8Array | undefined,
+    now: number,
+  ): boolean {
+    const old = this.#selectContentOf.get(messageId) as { blob: string; size: number } | undefined;
+    if (!old) return false;
+    if (content !== undefined) this.#insertContent.run(replacement.file, content);
+    this.#pointAt.run(replacement.file, replacement.size, replacement.scannedWith, messageId);
+    this.#quarantine(quarantine, old.blob, old.size, now);
+    return true;
+  }
+
+  #quarantine(record: QuarantineRecord, blob: string, size: number, now: number): void {
+    this.#insertQuarantine.run(
+      record.quarantineId,
+      blob,
+      size,
+      record.reason,
+      record.detail,
+      record.delivered ? 1 : 0,
+      record.origin,
+      record.mailFrom,
+      JSON.stringify({ users: record.recipients.users, remote: record.recipients.remote }),
+      now,
+    );
   }
 
   #insertCopy(part: DeliveryPart, copy: MailboxCopy, receivedAt: number): DeliveredCopy {
@@ -82,7 +139,9 @@ export class DeliveryRows {
     // A fresh id rather than the blob name: the UIDL must stay stable even if the file is rewritten.
     const uidl = newBlobName();
     const flags = copy.flags.reduce((bits, flag) => bits | MESSAGE_FLAGS[flag], 0);
-    const { lastInsertRowid } = this.#insertMessage.run(mailboxId, row.uid, uidl, part.file, part.size, flags, copy.keywords.join(' '), receivedAt);
+    const { lastInsertRowid } = this.#insertMessage.run(
+      mailboxId, row.uid, uidl, part.file, part.size, flags, copy.keywords.join(' '), receivedAt, part.scannedWith ?? '',
+    );
     return { id: Number(lastInsertRowid), userId: copy.userId, mailboxId, uid: row.uid, uidl };
   }
 }

@@ -11,9 +11,9 @@ import type { StatementSync } from 'node:sqlite';
 import { type Delivery, DeliveryRows } from './delivery-rows.ts';
 import type { MessageContents } from './contents.ts';
 import { BatchCommitError, type GroupCommitStats, GroupCommitter } from '../group-commit.ts';
-import { type Db, transaction } from './db.ts';
+import { type Db, commitDurably, transaction } from './db.ts';
 import { INBOX, type MailboxStore, type StoredMessage, UnknownMessageError } from '../mailboxes.ts';
-import type { DeliveredCopy, DeliveryPart, DeliveryStore } from '../deliveries.ts';
+import type { CommitOptions, DeliveredCopy, DeliveryPart, DeliveryStore, QuarantineRecord } from '../deliveries.ts';
 
 /** Orphan collection leaves younger files alone: they may belong to a delivery still in flight elsewhere. */
 export const DEFAULT_ORPHAN_MIN_AGE_MS = 15 * 60_000;
@@ -27,14 +27,21 @@ interface MessageRow {
   flags: number;
   keywords: string;
   received_at: number;
+  scanned_with: string;
 }
 
-const MESSAGE_COLUMNS = 'id, mailbox_id, uid, uidl, size, flags, keywords, received_at';
+const MESSAGE_COLUMNS = 'id, mailbox_id, uid, uidl, size, flags, keywords, received_at, scanned_with';
+
+interface Committed {
+  copies: DeliveredCopy[][];
+  /** Files of a released quarantine entry that nothing references any more: removed after the commit. */
+  freedFiles: string[];
+}
 
 export class SqliteMessageStore implements MailboxStore, DeliveryStore {
   readonly #db: Db;
   readonly #contents: MessageContents;
-  readonly #committer: GroupCommitter<Delivery, DeliveredCopy[][]>;
+  readonly #committer: GroupCommitter<Delivery, Committed>;
   /** Blobs written or being written whose rows are not committed yet: never orphans. */
   readonly #inFlight = new Set<string>();
   readonly #blobOfMessage: StatementSync;
@@ -45,10 +52,14 @@ export class SqliteMessageStore implements MailboxStore, DeliveryStore {
     this.#contents = contents;
     this.#rows = new DeliveryRows(db);
     this.#blobOfMessage = db.prepare('SELECT blob FROM messages WHERE id = ?');
-    this.#committer = new GroupCommitter<Delivery, DeliveredCopy[][]>({
+    this.#committer = new GroupCommitter<Delivery, Committed>({
       db,
       prepare: (deliveries) => contents.syncFiles(deliveries.flatMap((delivery) => delivery.parts.map((part) => part.file))),
-      apply: (delivery) => this.#rows.insert(delivery, (name) => contents.pendingContent(name)),
+      apply: (delivery) => {
+        const copies = this.#rows.insert(delivery, (name) => contents.pendingContent(name));
+        const freedFiles = delivery.release === undefined ? [] : contents.unreferenced([this.#rows.release(delivery.release)]).files;
+        return { copies, freedFiles };
+      },
       ...options,
     });
   }
@@ -80,19 +91,49 @@ export class SqliteMessageStore implements MailboxStore, DeliveryStore {
     return this.#contents.open(name, range);
   }
 
-  async commitDelivery(parts: readonly DeliveryPart[]): Promise<DeliveredCopy[][]> {
+  async commitDelivery(parts: readonly DeliveryPart[], options: CommitOptions = {}): Promise<DeliveredCopy[][]> {
     if (parts.length === 0) throw new RangeError('a delivery needs at least one message file');
     for (const part of parts) {
-      if (part.copies.length === 0 && part.queued.length === 0) throw new RangeError('a delivery needs a mailbox or a queued recipient');
+      if (part.copies.length === 0 && part.queued.length === 0 && !part.quarantine) {
+        throw new RangeError('a delivery needs a mailbox, a queued recipient or a quarantine entry');
+      }
       const mailboxes = new Set(part.copies.map((copy) => `${copy.userId}\0${copy.folder}`));
       if (mailboxes.size !== part.copies.length) throw new RangeError('a delivery got a mailbox twice');
     }
-    const delivered = await this.#committer.commit({ parts, receivedAt: Date.now() });
+    const committed = await this.#committer.commit({ parts, receivedAt: Date.now(), ...(options.release === undefined ? {} : { release: options.release }) });
     for (const part of parts) {
       this.#inFlight.delete(part.file);
       this.#contents.forget(part.file);
     }
-    return delivered;
+    await this.#contents.removeFiles(committed.freedFiles);
+    return committed.copies;
+  }
+
+  async replaceContent(messageId: number, replacement: { file: string; size: number; scannedWith: string }, quarantine: QuarantineRecord): Promise<boolean> {
+    if (this.#db.isTransaction) throw new Error('replaceContent() must not run inside an open transaction');
+    try {
+      await this.#contents.syncFiles([replacement.file]);
+      const replaced = await commitDurably(this.#db, () =>
+        this.#rows.replaceContent(messageId, replacement, quarantine, this.#contents.pendingContent(replacement.file), Date.now()),
+      );
+      if (!replaced) await this.#contents.abandon(replacement.file, true);
+      return replaced;
+    } catch (error) {
+      // The commit may have reached the disk (an fsync error leaves it in doubt): only orphan collection removes the file.
+      await this.#contents.abandon(replacement.file, false);
+      throw error;
+    } finally {
+      this.#inFlight.delete(replacement.file);
+      this.#contents.forget(replacement.file);
+    }
+  }
+
+  async recordScan(messageIds: readonly number[], scannedWith: string): Promise<void> {
+    if (messageIds.length === 0) return;
+    const update = this.#db.prepare('UPDATE messages SET scanned_with = ? WHERE id = ?');
+    await commitDurably(this.#db, () => {
+      for (const id of messageIds) update.run(scannedWith, id);
+    });
   }
 
   /** Gives up a message file that was not (or not surely) committed. */
@@ -217,5 +258,6 @@ function toStoredMessage(row: MessageRow): StoredMessage {
     flags: row.flags,
     keywords: row.keywords === '' ? [] : row.keywords.split(' '),
     receivedAt: row.received_at,
+    scannedWith: row.scanned_with,
   };
 }

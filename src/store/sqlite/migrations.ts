@@ -128,4 +128,28 @@ export const migrations: readonly string[] = [
     content     BLOB NOT NULL
   ) STRICT;
   `,
+  // v7: the quarantine (src/store/quarantine.ts): originals the content filters took out of
+  // a message's way, with what a release needs; their content is referenced by name like
+  // a mailbox copy's (message_contents or a message file). And per stored message, what
+  // the antivirus engines scanned it with, so a rescan at retrieval knows when the
+  // signatures have changed since ('' = not recorded).
+  `
+  CREATE TABLE quarantine (
+    id             INTEGER PRIMARY KEY,
+    quarantine_id  TEXT NOT NULL UNIQUE,        -- shown by kakitome quarantine; the queue id of the message
+    blob           TEXT NOT NULL,               -- the original's content, as in messages.blob
+    size           INTEGER NOT NULL,
+    reason         TEXT NOT NULL CHECK (reason IN ('virus', 'attachment', 'spam')),
+    detail         TEXT NOT NULL,               -- what was found: a signature, a file name
+    delivered      INTEGER NOT NULL CHECK (delivered IN (0, 1)),  -- 1: a changed copy was delivered
+    origin         TEXT NOT NULL CHECK (origin IN ('mta', 'msa')),
+    mail_from      TEXT NOT NULL,               -- '' = the null reverse-path
+    recipients     TEXT NOT NULL,               -- JSON {"users": [user id...], "remote": [address...]}
+    created_at     INTEGER NOT NULL
+  ) STRICT;
+  CREATE INDEX quarantine_blob ON quarantine(blob);
+  CREATE INDEX quarantine_created ON quarantine(created_at);
+
+  ALTER TABLE messages ADD COLUMN scanned_with TEXT NOT NULL DEFAULT '';
+  `,
 ];

@@ -8,6 +8,7 @@ import { SqliteKeyStore } from './dkim-keys.ts';
 import { SqliteMessageStore } from './messages.ts';
 import { SqliteQueueStore } from './queue.ts';
 import { SqliteGrantStore } from './grants.ts';
+import { SqliteQuarantineStore } from './quarantine.ts';
 import { BlobStore } from '../blobs.ts';
 import { MessageContents } from './contents.ts';
 import type { Store } from '../store.ts';
@@ -42,6 +43,7 @@ export function openSqliteStore(
     queue: new SqliteQueueStore(db, contents),
     keys: new SqliteKeyStore(db),
     grants: new SqliteGrantStore(db),
+    quarantine: new SqliteQuarantineStore(db, contents),
     close: async () => {
       await messages.idle();
       db.close();

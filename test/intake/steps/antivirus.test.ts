@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { ClamdEngine } from '../../../src/filter/antivirus/clamd.ts';
 import { YaraEngine } from '../../../src/filter/antivirus/yara.ts';
+import { EngineVersions } from '../../../src/filter/antivirus/engine.ts';
 import { MessageContent } from '../../../src/intake/content.ts';
 import { antivirusStep } from '../../../src/intake/steps/antivirus.ts';
 import type { Draft, IntakeContext, StepVerdict } from '../../../src/intake/step.ts';
@@ -29,6 +30,7 @@ describe('antivirus step, clamd and yara', () => {
   let clamd: Clamd;
   let dir: string;
   let step: ReturnType<typeof antivirusStep>;
+  let versions: EngineVersions;
   const engines: Array<ClamdEngine | YaraEngine> = [];
   before(async () => {
     clamd = await startClamd();
@@ -38,7 +40,8 @@ describe('antivirus step, clamd and yara', () => {
     const yara = new YaraEngine({ rulesDir: join(dir, 'rules'), maxBytes: 50_000_000 });
     await yara.load();
     engines.push(new ClamdEngine({ target: { socket: clamd.socket } }), yara);
-    step = antivirusStep({ engines, failOpen: false, scanTimeoutMs: 30_000, scratchDir: join(dir, 'scan'), maxBytes: 50_000_000 });
+    versions = new EngineVersions(engines);
+    step = antivirusStep({ engines, action: 'reject', versions, failOpen: false, scanTimeoutMs: 30_000, scratchDir: join(dir, 'scan'), maxBytes: 50_000_000 });
   });
   after(async () => {
     for (const engine of engines) await engine.close();
@@ -63,14 +66,15 @@ describe('antivirus step, clamd and yara', () => {
     assert.ok(!marked.includes(YARA_MARKER), 'the marker is not on the wire');
     assert.equal(refusal(await step.run(draftOf(marked), context)), '554 message refused: malware found by yara (Kakitome_Test_Marker)');
     const clean = await step.run(draftOf(messageWith(Buffer.from('a harmless file'), 'harmless.txt', 'base64', HEADERS)), context);
-    assert.deepEqual(clean, { action: 'accept', notes: { antivirus: 'clean (clamd, yara; 1 decoded part)' } });
+    assert.deepEqual(clean, { action: 'accept', notes: { antivirus: 'clean (clamd, yara; 1 decoded part)', scannedWith: await versions.current() } });
+    assert.match(String(clean.notes?.scannedWith), /^clamd ClamAV [\d.]+.*; yara YARA-X rules [0-9a-f]{16} \(1 file\)$/);
   });
 
   test('a single-part message sent base64 is decoded too; plain text is not walked; a Content-Type with a comment and odd case still is', async () => {
     const encoded = Buffer.from(`the ${YARA_MARKER} inside`).toString('base64');
     const single = `From: <a@remote.example>\r\nSubject: s\r\nMIME-Version: 1.0\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: BASE64\r\n\r\n${encoded}\r\n`;
     assert.equal(refusal(await step.run(draftOf(single), context)), '554 message refused: malware found by yara (Kakitome_Test_Marker)');
-    assert.deepEqual(await step.run(draftOf('From: <a@remote.example>\r\nSubject: plain\r\n\r\njust text\r\n'), context), { action: 'accept', notes: { antivirus: 'clean (clamd, yara; 0 decoded parts)' } });
+    assert.deepEqual(await step.run(draftOf('From: <a@remote.example>\r\nSubject: plain\r\n\r\njust text\r\n'), context), { action: 'accept', notes: { antivirus: 'clean (clamd, yara; 0 decoded parts)', scannedWith: await versions.current() } });
     const commented = messageWith(Buffer.from(`x ${YARA_MARKER} x`), 'n.bin', 'base64', HEADERS).replace('Content-Type: multipart/mixed;', 'Content-Type: (a comment) Multipart/Mixed;');
     assert.equal(refusal(await step.run(draftOf(commented), context)), '554 message refused: malware found by yara (Kakitome_Test_Marker)');
   });
