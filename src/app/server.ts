@@ -35,6 +35,9 @@ import { cachingLookups } from '../dns/cache.ts';
 import { createIntake } from './intake.ts';
 import { antivirusOptions, closeAntivirus, prepareAntivirus, reportAntivirus } from './antivirus.ts';
 import { startQuarantineExpiry } from './quarantine-expiry.ts';
+import { retrievalScan } from './rescan.ts';
+import { MailDeliveryAgent } from '../mda/deliver.ts';
+import type { RetrievalScan } from '../mra/retrieval-scan.ts';
 import type { Intake } from '../intake/intake.ts';
 import type { Reply } from '../smtp/replies.ts';
 import { SendRateLimiter } from '../msa/rate-limit.ts';
@@ -72,7 +75,11 @@ export async function startServer(config: Config): Promise<RunningServer> {
     resolver,
     logger: logger.child({ role: 'queue' }),
   });
-  const services = createServices(config, store, intake, tls, logger, dnsblCheck(config, resolver, logger), () => outbound.kick());
+  // [antivirus] rescan_on_retrieval: POP3 asks before it sends; the MDA moves what is found to the quarantine.
+  const rescan = config.antivirus.rescan_on_retrieval
+    ? retrievalScan(antivirus, new MailDeliveryAgent(store.deliveries), logger.child({ role: 'antivirus' }))
+    : undefined;
+  const services = createServices(config, store, intake, tls, logger, dnsblCheck(config, resolver, logger), () => outbound.kick(), rescan);
 
   const plan = ROLES.flatMap((role) =>
     config.listen[role].map((endpoint) => ({ role, endpoint, service: services.get(role)! })),
@@ -147,6 +154,7 @@ function createServices(
   logger: Logger,
   connectCheck: ((remote: string) => Promise<Reply | undefined>) | undefined,
   kickQueue: () => void,
+  rescan: RetrievalScan | undefined,
 ): Map<ListenerRole, ProtocolService> {
   const services = new Map<ListenerRole, ProtocolService>();
   for (const role of ROLES) services.set(role, notYetServed(role, config.hostname));
@@ -242,6 +250,7 @@ function createServices(
         apop: config.pop3.apop,
         idleTimeoutMs: config.pop3.idle_timeout,
         popBeforeSmtp,
+        ...(rescan ? { rescan } : {}),
         tls,
         limiter: pop3Slots(),
         access: access(role),

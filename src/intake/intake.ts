@@ -17,7 +17,7 @@ import { runPipeline } from './pipeline.ts';
 import type { ClientInfo, IntakeOrigin, PlannedRecipient, Step } from './step.ts';
 
 export type { ClientInfo };
-import { INBOX } from '../store/mailboxes.ts';
+import { INBOX, RELEASED_UNSCANNED } from '../store/mailboxes.ts';
 
 export interface IntakeOptions {
   /** The ordered steps of each origin (origins.ts). */
@@ -96,7 +96,7 @@ export class Intake {
     if (outcome.action !== 'accept') return outcome;
     const { draft, quarantine } = outcome;
     const queueOrigin = QUEUE_ORIGIN[message.origin];
-    const scannedWith = draft.notes.scannedWith;
+    const scannedWith = message.release === undefined ? draft.notes.scannedWith : RELEASED_UNSCANNED;
     const result = await this.#options.mda.deliver({
       queueId: message.queueId,
       mailFrom: message.mailFrom,

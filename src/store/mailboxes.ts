@@ -15,6 +15,12 @@ export const MESSAGE_FLAGS = {
 } as const;
 export type MessageFlag = keyof typeof MESSAGE_FLAGS;
 
+/**
+ * StoredMessage.scannedWith of a message the administrator released from the quarantine:
+ * a rescan at retrieval leaves it alone (it would only quarantine it again).
+ */
+export const RELEASED_UNSCANNED = 'released from the quarantine';
+
 export interface StoredMessage {
   id: number;
   mailboxId: number;

@@ -60,8 +60,8 @@ export const VERSIONS_TTL_MS = 60_000;
  * What the engines scan with, as one string ("clamd ClamAV 1.4.3/27480/…; yara YARA-X
  * rules 5f0c…"), asked of the engines at most once a minute: recorded with every stored
  * message, so that a rescan at retrieval knows whether the signatures changed since.
- * An engine that does not answer is shown as "?": a later answer differs, so messages
- * recorded meanwhile are rescanned.
+ * An engine that does not answer is shown as "?" (and asked again next time): a later
+ * answer differs, so messages recorded meanwhile are rescanned.
  */
 export class EngineVersions {
   readonly #engines: readonly AntivirusEngine[];
@@ -79,9 +79,10 @@ export class EngineVersions {
     if (this.#current && now - this.#current.at < this.#ttlMs) return this.#current.value;
     this.#asking ??= (async () => {
       try {
-        const versions = await Promise.all(this.#engines.map(async (engine) => `${engine.name} ${(await engine.version().catch(() => undefined)) ?? '?'}`));
-        const value = versions.join('; ');
-        this.#current = { value, at: Date.now() };
+        const versions = await Promise.all(this.#engines.map(async (engine) => [engine.name, await engine.version().catch(() => undefined)] as const));
+        const value = versions.map(([name, version]) => `${name} ${version ?? '?'}`).join('; ');
+        // Kept only when every engine answered: one that is down is asked again next time.
+        if (versions.every(([, version]) => version !== undefined)) this.#current = { value, at: Date.now() };
         return value;
       } finally {
         this.#asking = undefined;

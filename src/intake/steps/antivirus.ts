@@ -65,14 +65,14 @@ const ENCODED = new Set(['base64', 'quoted-printable', 'x-uuencode', 'uuencode',
 const MAX_SCANNED_PARTS = ATTACHMENT_DEFAULTS.maxParts;
 
 /** An infected leaf: where it is (for the notice that takes its place) and what was found. */
-interface InfectedPart {
+export interface InfectedPart {
   range: { start: number; end: number };
   names: readonly string[];
   engine: string;
   signature: string;
 }
 
-type ScanResult = ChainVerdict & { parts: number; infectedParts: InfectedPart[] };
+export type ScanResult = ChainVerdict & { parts: number; infectedParts: InfectedPart[] };
 
 /**
  * The message as a whole, then its leaves decoded: every encoded one, and — when
@@ -82,8 +82,8 @@ type ScanResult = ChainVerdict & { parts: number; infectedParts: InfectedPart[] 
  * The leaves are walked in `walked` (the content as the step sees it, so that their
  * ranges are edits of it; it differs from the original only in header fields).
  */
-async function scanMessage(
-  draft: Parameters<Step['run']>[0],
+export async function scanMessage(
+  draft: Pick<Parameters<Step['run']>[0], 'original' | 'content'>,
   options: AntivirusStepOptions,
   locate: boolean,
 ): Promise<ScanResult> {

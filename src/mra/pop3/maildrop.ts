@@ -3,6 +3,7 @@
 // state; a dropped connection removes nothing. One session at a time per mailbox.
 import type { MailboxStore, StoredMessage } from '../../store/mailboxes.ts';
 import { INBOX } from '../../store/mailboxes.ts';
+import type { RetrievalScan } from '../retrieval-scan.ts';
 
 /** Exclusive maildrop locks across all POP3 sessions of this server, one per user. */
 export class MaildropLocks {
@@ -31,17 +32,24 @@ export class Maildrop {
   readonly #messages: StoredMessage[];
   readonly #deleted = new Set<number>();
   readonly #reads = new Map<number, Promise<Buffer>>();
+  readonly #userId: number;
+  readonly #rescan: RetrievalScan | undefined;
 
-  private constructor(store: MailboxStore, mailboxId: number | undefined, messages: StoredMessage[]) {
+  private constructor(store: MailboxStore, userId: number, mailboxId: number | undefined, messages: StoredMessage[], rescan: RetrievalScan | undefined) {
     this.#store = store;
+    this.#userId = userId;
     this.mailboxId = mailboxId;
     this.#messages = messages;
+    this.#rescan = rescan;
   }
 
-  /** The user's INBOX as it is now (POP3 reads nothing else; it creates nothing). */
-  static async open(store: MailboxStore, userId: number): Promise<Maildrop> {
+  /**
+   * The user's INBOX as it is now (POP3 reads nothing else; it creates nothing). With
+   * `rescan`, every message is rescanned before it is sent (src/mra/retrieval-scan.ts).
+   */
+  static async open(store: MailboxStore, userId: number, rescan?: RetrievalScan): Promise<Maildrop> {
     const mailboxId = await store.findMailbox(userId, INBOX);
-    return new Maildrop(store, mailboxId, mailboxId === undefined ? [] : await store.listMessages(mailboxId));
+    return new Maildrop(store, userId, mailboxId, mailboxId === undefined ? [] : await store.listMessages(mailboxId), rescan);
   }
 
   /** The message numbered n (1-based) unless out of range; `deleted` tells if it is marked. */
@@ -101,6 +109,15 @@ export class Maildrop {
       const entry = this.message(n);
       if (!entry) throw new RangeError(`no message ${n}`); // the session checks the number first
       read = this.#store.readListedMessage(entry.message);
+      const rescan = this.#rescan;
+      if (rescan) {
+        read = read.then(async (stored) => {
+          const { content, replaced } = await rescan.content(this.#userId, entry.message, stored);
+          // A notice took the message's place: LIST and STAT give its size from now on.
+          if (replaced) this.#messages[n - 1] = { ...entry.message, size: content.length };
+          return content;
+        });
+      }
       read.catch(() => {}); // a read ahead that is never asked for must not go unhandled
       this.#reads.set(n, read);
     }

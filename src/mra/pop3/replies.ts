@@ -34,6 +34,8 @@ export const REPLY = {
   saslCancelled: POP3.err('authentication cancelled'),
   saslUnsupported: POP3.err('unsupported SASL mechanism'),
   storeFailed: POP3.err('[SYS/TEMP] mailbox unavailable, try again later'),
+  /** [antivirus] rescan_on_retrieval: the engines could not rescan the message; it is not sent unscanned. */
+  scanUnavailable: POP3.err('[SYS/TEMP] virus scanning unavailable, try again later'),
   // STLS (RFC 2595)
   startTls: POP3.ok('begin TLS negotiation'),
   alreadyTls: POP3.err('TLS already active'),

@@ -22,6 +22,7 @@ import { loginWithApop, loginWithPassword, type LoginResult } from '../../auth/l
 import { dotStuffedPieces, topOfMessage } from './dot-stuffing.ts';
 import { type CommandInput, HTTP_REQUEST, LINE_TOO_LONG } from '../../net/command-input.ts';
 import { Maildrop, type MaildropLocks } from './maildrop.ts';
+import { RetrievalScanUnavailable, type RetrievalScan } from '../retrieval-scan.ts';
 import { CAPA_HEADER, END_OF_MULTILINE, POP3, REPLY } from './replies.ts';
 
 /** RFC 2449 §4: command lines are at most 255 octets with the CRLF. */
@@ -44,6 +45,8 @@ export interface Pop3SessionOptions {
   /** For STLS; undefined on port 995, which is TLS from the start. */
   secureContext: SecureContext | undefined;
   popBeforeSmtp: { grants: Pick<GrantStore, 'recordPopLogin'>; ttlMs: number } | undefined;
+  /** [antivirus] rescan_on_retrieval: RETR and TOP send what this returns. */
+  rescan?: RetrievalScan;
   logger: Logger;
 }
 
@@ -269,7 +272,7 @@ export class Pop3Session {
     if (!release) return this.#error(REPLY.inUse);
     let maildrop: Maildrop;
     try {
-      maildrop = await Maildrop.open(mailboxes, result.user.id);
+      maildrop = await Maildrop.open(mailboxes, result.user.id, this.#options.rescan);
     } catch (err) {
       release();
       throw err;
@@ -371,8 +374,20 @@ export class Pop3Session {
   async #cmdRetr(argument: string): Promise<void> {
     const live = this.#live(argument);
     if (!live) return;
-    const content = await this.#maildrop().content(live.n, this.#upcomingRetrievals());
-    await this.#sendMultiline(POP3.ok(`${live.size} octets`), dotStuffedPieces(content));
+    const content = await this.#scanned(this.#maildrop().content(live.n, this.#upcomingRetrievals()));
+    if (!content) return this.#error(REPLY.scanUnavailable);
+    // The size sent, which differs from the listing's only when a rescan put a notice in its place.
+    await this.#sendMultiline(POP3.ok(`${content.length} octets`), dotStuffedPieces(content));
+  }
+
+  /** The content, or undefined when a rescan at retrieval could not scan it (the message is not sent). */
+  async #scanned(read: Promise<Buffer>): Promise<Buffer | undefined> {
+    try {
+      return await read;
+    } catch (err) {
+      if (err instanceof RetrievalScanUnavailable) return undefined;
+      throw err;
+    }
   }
 
   async #cmdTop(argument: string): Promise<void> {
@@ -380,7 +395,8 @@ export class Pop3Session {
     if (!match) return this.#error(REPLY.syntax);
     const live = this.#live(match[1]!);
     if (!live) return;
-    const content = await this.#maildrop().content(live.n);
+    const content = await this.#scanned(this.#maildrop().content(live.n));
+    if (!content) return this.#error(REPLY.scanUnavailable);
     await this.#sendMultiline(POP3.ok(), dotStuffedPieces(topOfMessage(content, Number(match[2]))));
   }
 
