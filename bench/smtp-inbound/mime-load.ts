@@ -46,6 +46,7 @@ class Session {
   readonly #socket: Socket;
   #buffer = '';
   #waiting: ((reply: string) => void) | undefined;
+  #rejectWaiting: ((error: Error) => void) | undefined;
   #failed: Error | undefined;
 
   constructor(socket: Socket) {
@@ -58,18 +59,20 @@ class Session {
         const reply = this.#buffer;
         this.#buffer = '';
         const waiting = this.#waiting;
-        this.#waiting = undefined;
+        this.#waiting = this.#rejectWaiting = undefined;
         waiting(reply);
       }
     });
     socket.on('error', (error) => (this.#failed = error));
+    // One listener for the session, not one per reply.
+    socket.on('close', () => this.#rejectWaiting?.(this.#failed ?? new Error('connection closed')));
   }
 
   reply(): Promise<string> {
     if (this.#failed) return Promise.reject(this.#failed);
     return new Promise((resolve, reject) => {
       this.#waiting = resolve;
-      this.#socket.once('close', () => reject(this.#failed ?? new Error('connection closed')));
+      this.#rejectWaiting = reject;
     });
   }
 

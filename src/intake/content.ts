@@ -80,28 +80,30 @@ export class MessageContent {
 
   /**
    * The header section and the blank line that ends it (RFC 5322 §2.1), or the whole
-   * content when it has no body. Reads at most the first MiB of a scratch file.
+   * content when it has no body. Reads at most the first MiB of a scratch file, and
+   * copies no more than the header: the end is looked for piece by piece (and across
+   * the seam between pieces), so a header above a 1 MB body in memory costs no copy of
+   * the body.
    */
   async header(): Promise<Buffer> {
-    if (this.inMemory) {
-      const all = this.#segments.length === 1 ? (this.#segments[0] as { data: Buffer }).data : await this.read();
-      if (all.subarray(0, 2).equals(CRLF)) return all.subarray(0, 2);
-      const end = all.indexOf(HEADER_END);
-      return end < 0 ? all : all.subarray(0, end + HEADER_END.length);
-    }
-    const head: Buffer[] = [];
+    const pieces: Buffer[] = [];
     let length = 0;
-    for await (const chunk of this.stream()) {
-      head.push(chunk as Buffer);
-      length += (chunk as Buffer).length;
-      const joined = head.length === 1 ? head[0]! : Buffer.concat(head, length);
-      const end = joined.indexOf(HEADER_END);
-      if (end >= 0) return joined.subarray(0, end + HEADER_END.length);
-      if (joined.subarray(0, 2).equals(CRLF)) return joined.subarray(0, 2);
-      if (length >= MAX_HEADER_SCAN) return joined;
-      head.splice(0, head.length, joined);
+    let tail = Buffer.alloc(0);
+    const source: Iterable<Buffer> | AsyncIterable<Buffer> = this.inMemory ? this.#segments.map((segment) => (segment as { data: Buffer }).data) : this.stream();
+    for await (const chunk of source) {
+      const seam = Buffer.concat([tail, chunk.subarray(0, HEADER_END.length - 1)]);
+      const inSeam = seam.indexOf(HEADER_END);
+      const inChunk = inSeam >= 0 ? -1 : chunk.indexOf(HEADER_END);
+      const end = inSeam >= 0 ? length - tail.length + inSeam : inChunk >= 0 ? length + inChunk : -1;
+      pieces.push(chunk);
+      length += chunk.length;
+      if (length >= CRLF.length && firstOctets(pieces, CRLF.length).equals(CRLF)) return firstOctets(pieces, CRLF.length);
+      if (end >= 0) return firstOctets(pieces, end + HEADER_END.length);
+      if (!this.inMemory && length >= MAX_HEADER_SCAN) return firstOctets(pieces, length);
+      const recent = Buffer.concat([tail, chunk.subarray(Math.max(0, chunk.length - (HEADER_END.length - 1)))]);
+      tail = recent.subarray(Math.max(0, recent.length - (HEADER_END.length - 1)));
     }
-    return head.length === 1 ? head[0]! : Buffer.concat(head, length);
+    return firstOctets(pieces, length);
   }
 
   /** A new content with the edits applied (non-overlapping, offsets in this content). */
@@ -151,4 +153,9 @@ export class MessageContent {
     }
     return out;
   }
+}
+
+/** The first `n` octets of `pieces`, copying only when they span more than the first piece. */
+function firstOctets(pieces: readonly Buffer[], n: number): Buffer {
+  return pieces[0] !== undefined && pieces[0].length >= n ? pieces[0].subarray(0, n) : Buffer.concat(pieces, n);
 }

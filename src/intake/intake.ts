@@ -12,7 +12,7 @@ import type { Reply } from '../mail/reply.ts';
 import type { DeliveryResult, MailDeliveryAgent } from '../mda/deliver.ts';
 import type { QueueOrigin } from '../store/queue.ts';
 import { MessageContent } from './content.ts';
-import { DraftWriter, type ScratchFiles } from './draft-writer.ts';
+import { DraftMemoryBudget, DraftWriter, type ScratchFiles } from './draft-writer.ts';
 import { runPipeline } from './pipeline.ts';
 import type { ClientInfo, IntakeOrigin, PlannedRecipient, Step } from './step.ts';
 
@@ -26,6 +26,8 @@ export interface IntakeOptions {
   scratch: ScratchFiles;
   hostname: string;
   logger: Logger;
+  /** What this intake's drafts may hold in memory together (default: DEFAULT_DRAFT_MEMORY_BYTES). */
+  draftMemory?: DraftMemoryBudget;
 }
 
 export interface IntakeMessage {
@@ -63,14 +65,16 @@ export const RELEASE_ORIGIN: Record<QueueOrigin, IntakeOrigin> = { mta: 'release
 
 export class Intake {
   readonly #options: IntakeOptions;
+  readonly #draftMemory: DraftMemoryBudget;
 
   constructor(options: IntakeOptions) {
     this.#options = options;
+    this.#draftMemory = options.draftMemory ?? new DraftMemoryBudget();
   }
 
   /** Collects a message's content as it arrives; discard() it when done, whatever the outcome. */
   newDraft(): DraftWriter {
-    return new DraftWriter(this.#options.scratch);
+    return new DraftWriter(this.#options.scratch, this.#draftMemory);
   }
 
   /** Runs the origin's steps and, if they accept, delivers durably. Throws only when delivery itself fails. */

@@ -1,12 +1,13 @@
 // MessageContent: edits by offset, prepends, header(), and a spilled message read as a
 // stream in pieces, never whole.
 import { test } from 'node:test';
+import fc from 'fast-check';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InvalidEditError, MessageContent } from '../../src/intake/content.ts';
-import { DraftWriter, SPILL_BYTES } from '../../src/intake/draft-writer.ts';
+import { DraftMemoryBudget, DraftWriter, SPILL_BYTES } from '../../src/intake/draft-writer.ts';
 import { openStore } from '../../src/store/store.ts';
 import { messageFiles } from '../store/deliver.ts';
 
@@ -68,3 +69,56 @@ test('past SPILL_BYTES the content goes to a scratch file, is streamed in pieces
   await writer.discard();
   assert.equal(messageFiles(join(dir, 'data')).length, 0, 'the scratch file is gone');
 });
+
+test('drafts share a memory budget: one that does not fit goes to a scratch file at once; discarded ones give their share back', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'kakitome-content-'));
+  const store = openStore(join(dir, 'data'), { create: true });
+  t.after(async () => {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const budget = new DraftMemoryBudget(100_000);
+  const draft = async (octets: number) => {
+    const writer = new DraftWriter(store.deliveries, budget);
+    for (let sent = 0; sent < octets; sent += 10_000) writer.append(Buffer.alloc(10_000, 'a'));
+    return { writer, content: await writer.finish() };
+  };
+  const first = await draft(80_000);
+  assert.equal(first.content.inMemory, true);
+  assert.equal(budget.used, 80_000);
+  const second = await draft(80_000);
+  assert.equal(second.content.inMemory, false, 'over the shared budget: spilled');
+  assert.equal(budget.used, 80_000, 'the spilled draft holds no share');
+  assert.equal((await second.content.read()).length, 80_000, 'nothing of it is lost');
+  await first.writer.discard();
+  await second.writer.discard();
+  assert.equal(budget.used, 0);
+  const third = await draft(80_000);
+  assert.equal(third.content.inMemory, true, 'the share given back is used again');
+  await third.writer.discard();
+  assert.equal(messageFiles(join(dir, 'data')).length, 0);
+});
+
+/** What header() must give: the octets up to the first blank line; the blank line alone when the header is empty; all when there is no body. */
+function referenceHeader(raw: Buffer): Buffer {
+  if (raw.subarray(0, 2).equals(Buffer.from('\r\n'))) return raw.subarray(0, 2);
+  const end = raw.indexOf('\r\n\r\n');
+  return end < 0 ? raw : raw.subarray(0, end + 4);
+}
+
+test('header() in memory, however the content is cut into pieces, with a field prepended or not', () =>
+  fc.assert(
+    fc.asyncProperty(
+      fc.array(fc.constantFrom('A', ':', ' ', '\r', '\n', '\r\n', '\r\n\r\n', 'x'), { maxLength: 40 }).map((parts) => parts.join('')),
+      fc.array(fc.integer({ min: 0, max: 60 }), { maxLength: 6 }),
+      async (text, cuts) => {
+        const raw = Buffer.from(text);
+        // Empty edits at the cuts split the one piece there.
+        const content = MessageContent.fromBuffer(raw).edit([...new Set(cuts.filter((c) => c <= raw.length))].map((c) => ({ start: c, end: c })));
+        assert.deepEqual(await content.header(), referenceHeader(raw), JSON.stringify(text));
+        const field = Buffer.from('Received: x\r\n');
+        assert.deepEqual(await content.prepend(field).header(), referenceHeader(Buffer.concat([field, raw])), JSON.stringify(text));
+      },
+    ),
+    { numRuns: 500, seed: 61206 },
+  ));

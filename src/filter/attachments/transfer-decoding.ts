@@ -29,15 +29,19 @@ class Output {
 }
 const CRLF = Buffer.from('\r\n');
 
+const BASE64_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
 const BASE64_VALUES = (() => {
   const table = new Int8Array(256).fill(-1);
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
-  for (let i = 0; i < alphabet.length; i++) table[alphabet.charCodeAt(i)] = i;
+  for (let i = 0; i < BASE64_ALPHABET.length; i++) table[BASE64_ALPHABET.charCodeAt(i)] = i;
   // RFC 4648 §5 (base64url): some senders use it; clients decode it.
   table[0x2d] = 62;
   table[0x5f] = 63;
   return table;
 })();
+
+const LINE_BREAKS = /[\r\n]/g;
+/** Below this a piece is decoded here: the native path's string work would cost more. */
+const NATIVE_MIN_BYTES = 512;
 
 class Base64Decoder implements BodyDecoder {
   #bits = 0;
@@ -45,6 +49,43 @@ class Base64Decoder implements BodyDecoder {
   readonly #output = new Output();
 
   data(piece: Buffer): Buffer {
+    return (piece.length >= NATIVE_MIN_BYTES && this.#native(piece)) || this.#decode(piece);
+  }
+
+  /**
+   * The common case — lines of the alphabet — decoded by Node (Buffer#write 'base64'),
+   * several times faster than the loop below: the sextets held from the last piece go
+   * first, whole quanta are decoded at once, and the rest (under four) is held. Node
+   * skips what is not in the alphabet and stops at `=`, so it writes fewer octets than
+   * whole quanta make exactly when the piece holds anything but alphabet and line
+   * breaks: then (undefined) the loop decodes the piece, from the same state.
+   */
+  #native(piece: Buffer): Buffer | undefined {
+    let compact = piece.toString('latin1').replace(LINE_BREAKS, '');
+    if (this.#count > 0) {
+      let held = '';
+      for (let k = this.#count - 1; k >= 0; k--) held += BASE64_ALPHABET[(this.#bits >> (6 * k)) & 63];
+      compact = held + compact;
+    }
+    const whole = compact.length - (compact.length % 4);
+    const expected = (whole / 4) * 3;
+    const out = this.#output.get(expected + 3);
+    const n = whole > 0 ? out.write(compact.slice(0, whole), 0, expected, 'base64') : 0;
+    if (n !== expected) return undefined;
+    let bits = 0;
+    let count = 0;
+    for (let i = whole; i < compact.length; i++) {
+      const value = BASE64_VALUES[compact.charCodeAt(i)]!;
+      if (value < 0) return undefined;
+      bits = (bits << 6) | value;
+      count++;
+    }
+    this.#bits = bits;
+    this.#count = count;
+    return out.subarray(0, n);
+  }
+
+  #decode(piece: Buffer): Buffer {
     const out = this.#output.get(Math.floor(((this.#count + piece.length) * 3) / 4) + 3);
     let n = 0;
     let bits = this.#bits;
