@@ -1,9 +1,12 @@
 // Intake step `antivirus` (port 25 and submission): every configured engine scans the
-// message as it arrived (draft.original, before any step changed it), in parallel
-// (src/filter/antivirus/engine.ts) — the whole message, and then each attachment sent
-// base64-, quoted-printable- or uu-encoded, decoded (src/filter/attachments/mime-walk.ts):
-// clamd's own mail parser misses some (a quoted-printable binary, archives nested to its
-// recursion limit inside a message), and a YARA rule sees only the octets it is given.
+// message, in parallel (src/filter/antivirus/engine.ts), as the recipient's program will
+// see it (scanMessage below): each attachment sent base64-, quoted-printable- or
+// uu-encoded decoded (src/filter/attachments/mime-walk.ts) — clamd's own mail parser
+// misses some (a quoted-printable binary, archives nested to its recursion limit inside
+// a message), and a YARA rule sees only the octets it is given — and the rest of the
+// message, without those bodies, as it is; mail that cannot hold an attachment, whole.
+// It reads the content as the earlier steps left it, which differs from the message as
+// it arrived only in header fields (trace fields added, X-Kakitome-* fields removed).
 // Malware found, `[antivirus] action = "reject"` (the default): 554 5.7.1 in the session,
 // naming the engine and the signature, so the sender learns it at once and nothing
 // bounces later. `action = "replace"`: every leaf is scanned to find the infected parts;
@@ -12,12 +15,13 @@
 // quarantine under the message's queue id. Malware found in the message as a whole but
 // in no single part, or in a single-part message that is itself the file, leaves nothing
 // to replace it with: refused as with reject. The versions of the engines' signatures
-// are noted (scannedWith) and stored with the message, for rescans at retrieval. An engine down, timed out or unable to read the message: 451 4.7.1, the
-// sender's server retries — never delivered unscanned, unless the administrator set
+// are noted (scannedWith) and stored with the message, for rescans at retrieval. An
+// engine down, timed out or unable to read the message: 451 4.7.1, the sender's server
+// retries — never delivered unscanned, unless the administrator set
 // `[antivirus] fail_open = true` (serve warns at start), in which case the message is
 // delivered and marked X-Kakitome-Virus: not scanned.
 import { scanWithEngines, type AntivirusEngine, type ChainVerdict, type EngineVersions } from '../../filter/antivirus/engine.ts';
-import { walkMime } from '../../filter/attachments/mime-walk.ts';
+import { walkMime, type MimePart } from '../../filter/attachments/mime-walk.ts';
 import { readPieces } from '../../filter/attachments/source.ts';
 import { ATTACHMENT_DEFAULTS } from '../../filter/attachments/inspect.ts';
 import { cannotHoldAttachment } from '../../filter/attachments/plain.ts';
@@ -25,6 +29,7 @@ import { parseHeaderSection } from '../../mail/header.ts';
 import { mkdir } from 'node:fs/promises';
 import type { Reply } from '../../mail/reply.ts';
 import { accept, refuse, type Step } from '../step.ts';
+import type { MessageContent } from '../content.ts';
 import { VIRUS_FIELD } from './own-fields.ts';
 
 export interface AntivirusStepOptions {
@@ -72,51 +77,111 @@ export interface InfectedPart {
   signature: string;
 }
 
-export type ScanResult = ChainVerdict & { parts: number; infectedParts: InfectedPart[] };
+export type ScanResult = ChainVerdict & {
+  /** Decoded parts scanned. */
+  parts: number;
+  /** With `locate`: the infected leaves, to replace. */
+  infectedParts: InfectedPart[];
+  /** Malware that no single part carries (the message as a whole): nothing to replace it with. */
+  unlocated?: boolean;
+};
+
+/** What one walk over the leaves found: a failure, the infected leaves, and the bodies it scanned decoded. */
+interface LeafScan {
+  failure: Extract<ChainVerdict, { verdict: 'failed' }> | undefined;
+  infected: InfectedPart[];
+  parts: number;
+  /** Bodies scanned decoded and whole: the rest of the message is scanned without them. */
+  scannedBodies: Array<{ start: number; end: number }>;
+}
 
 /**
- * The message as a whole, then its leaves decoded: every encoded one, and — when
- * `locate` (action replace) and the whole message was found infected — every leaf, to
- * find the parts to replace. With `locate` every leaf is scanned to the end (all
- * infected parts are found); without, the first finding or failure ends the scan.
- * The leaves are walked in `walked` (the content as the step sees it, so that their
- * ranges are edits of it; it differs from the original only in header fields).
+ * A leaf scanned on its own, as the file a recipient's program would save: sent encoded,
+ * or named, or not text (an attachment sent 7bit or 8bit is such a file too; clamd's
+ * hash signatures match only the file's exact octets, which its own parsing of the
+ * whole message does not always cut out exactly).
+ */
+function isFileLike(leaf: { mediaType: string; transferEncoding: string; names: readonly string[] }): boolean {
+  return ENCODED.has(leaf.transferEncoding) || leaf.names.length > 0 || !leaf.mediaType.startsWith('text/');
+}
+
+/** Scans the decoded body of every leaf `wanted` picks; without `locate` the first finding ends the walk. */
+async function scanLeaves(
+  content: MessageContent,
+  options: AntivirusStepOptions,
+  locate: boolean,
+  wanted: (leaf: { mediaType: string; transferEncoding: string; names: readonly string[] }) => boolean,
+): Promise<LeafScan> {
+  const scan: LeafScan = { failure: undefined, infected: [], parts: 0, scannedBodies: [] };
+  await scratchReady(options.scratchDir);
+  const walk = walkMime(content.stream(), {
+    spool: { memoryLimit: 1024 * 1024, maxSize: options.maxBytes, scratchDir: options.scratchDir },
+    keepBody: wanted,
+  });
+  for await (const event of walk) {
+    if (event.kind !== 'part' || event.structure !== 'leaf' || !event.body || !wanted(event)) continue;
+    if (scan.parts >= MAX_SCANNED_PARTS) break;
+    const leaf: MimePart = event;
+    const body = event.body;
+    scan.parts++;
+    // Valid until the walk resumes: scanned here, before the next event is asked for.
+    const verdict = await scanWithEngines(options.engines, () => readPieces(body));
+    // Leaving the loop ends the walk, which removes its scratch files.
+    if (verdict.verdict === 'failed') {
+      scan.failure = verdict;
+      break;
+    }
+    if (!body.truncated) scan.scannedBodies.push({ start: leaf.bodyStart, end: leaf.range.end });
+    if (verdict.verdict === 'infected') {
+      scan.infected.push({ range: leaf.range, names: leaf.names, engine: verdict.engine, signature: verdict.signature });
+      if (!locate) break;
+    }
+  }
+  return scan;
+}
+
+/**
+ * What the engines see of a message: mail that cannot hold an attachment, whole; other
+ * mail, each file it carries (isFileLike: an encoded, named or non-text part) decoded,
+ * as the recipient's program will save it, and then the rest — the message with those
+ * bodies cut out: its header fields, its structure and its text — as it is (clamd
+ * parses that as mail itself). Nothing is scanned twice:
+ * a 1 MB attachment costs one scan of 1 MB, not one of the 1.4 MB message and another
+ * of the file. With `locate` (action replace) every part is scanned, and when the rest
+ * is infected its other leaves are scanned one by one to find the carriers; what
+ * no single part carries is `unlocated`. Leaves are walked in the content as the step
+ * sees it, so that their ranges are edits of it.
  */
 export async function scanMessage(
   draft: Pick<Parameters<Step['run']>[0], 'original' | 'content'>,
   options: AntivirusStepOptions,
   locate: boolean,
 ): Promise<ScanResult> {
-  const whole = await scanWithEngines(options.engines, () => draft.original.stream());
-  const none: InfectedPart[] = [];
-  if (whole.verdict === 'failed' || (whole.verdict === 'infected' && !locate)) return { ...whole, parts: 0, infectedParts: none };
   // Plain mail has no part to decode: no walk (filter/attachments/plain.ts).
-  if (cannotHoldAttachment(parseHeaderSection(await draft.content.header()).fields)) return { ...whole, parts: 0, infectedParts: none };
-  const scanAll = whole.verdict === 'infected';
-  const wanted = (leaf: { transferEncoding: string }) => scanAll || ENCODED.has(leaf.transferEncoding);
-  let parts = 0;
-  const infectedParts: InfectedPart[] = [];
-  await scratchReady(options.scratchDir);
-  const walk = walkMime(draft.content.stream(), {
-    spool: { memoryLimit: 1024 * 1024, maxSize: options.maxBytes, scratchDir: options.scratchDir },
-    keepBody: wanted,
-  });
-  for await (const event of walk) {
-    if (event.kind !== 'part' || event.structure !== 'leaf' || !event.body || !wanted(event)) continue;
-    if (parts >= MAX_SCANNED_PARTS) break;
-    const body = event.body;
-    parts++;
-    // Valid until the walk resumes: scanned here, before the next event is asked for.
-    const verdict = await scanWithEngines(options.engines, () => readPieces(body));
-    // Leaving the loop ends the walk, which removes its scratch files.
-    if (verdict.verdict === 'failed') return { ...verdict, parts, infectedParts: none };
-    if (verdict.verdict === 'infected') {
-      if (!locate) return { ...verdict, parts, infectedParts: none };
-      infectedParts.push({ range: event.range, names: event.names, engine: verdict.engine, signature: verdict.signature });
-    }
+  if (cannotHoldAttachment(parseHeaderSection(await draft.content.header()).fields)) {
+    const whole = await scanWithEngines(options.engines, () => draft.original.stream());
+    return { ...whole, parts: 0, infectedParts: [], unlocated: whole.verdict === 'infected' };
+  }
+  const encoded = await scanLeaves(draft.content, options, locate, isFileLike);
+  if (encoded.failure) return { ...encoded.failure, parts: encoded.parts, infectedParts: [] };
+  if (encoded.infected.length > 0 && !locate) return { ...encoded.infected[0]!, verdict: 'infected', parts: encoded.parts, infectedParts: [] };
+  const rest = draft.content.edit(encoded.scannedBodies);
+  const restVerdict = await scanWithEngines(options.engines, () => rest.stream());
+  if (restVerdict.verdict === 'failed') return { ...restVerdict, parts: encoded.parts, infectedParts: [] };
+  let infectedParts = encoded.infected;
+  let unlocated = false;
+  let parts = encoded.parts;
+  if (restVerdict.verdict === 'infected') {
+    if (!locate) return { ...restVerdict, parts, infectedParts: [] };
+    const unencoded = await scanLeaves(draft.content, options, true, (leaf) => !isFileLike(leaf));
+    if (unencoded.failure) return { ...unencoded.failure, parts: parts + unencoded.parts, infectedParts: [] };
+    parts += unencoded.parts;
+    infectedParts = [...infectedParts, ...unencoded.infected].sort((a, b) => a.range.start - b.range.start);
+    unlocated = unencoded.infected.length === 0;
+    if (unlocated) return { ...restVerdict, parts, infectedParts, unlocated };
   }
   if (infectedParts.length > 0) return { ...infectedParts[0]!, verdict: 'infected', parts, infectedParts };
-  return { ...whole, parts, infectedParts };
+  return { verdict: 'clean', engines: restVerdict.verdict === 'clean' ? restVerdict.engines : [], parts, infectedParts };
 }
 
 /** A file name as it may appear in the notice and a header field: printable ASCII, bounded. */
@@ -164,7 +229,7 @@ export function antivirusStep(options: AntivirusStepOptions): Step {
         case 'infected': {
           // Replace needs a part to replace: malware in the message as a whole, or a
           // single-part message that is itself the file, is refused as with reject.
-          const replaceable = result.infectedParts.length > 0 && result.infectedParts.every((part) => part.range.start > 0);
+          const replaceable = !result.unlocated && result.infectedParts.length > 0 && result.infectedParts.every((part) => part.range.start > 0);
           if (!replaceable) {
             context.logger.warn({ queueId: context.queueId, engine: result.engine, signature: result.signature }, 'malware refused');
             return refuse(ANTIVIRUS_REPLY.infected(result.engine, result.signature), { antivirus: `${result.engine}: ${result.signature}` });

@@ -14,7 +14,7 @@ import { EngineVersions } from '../../../src/filter/antivirus/engine.ts';
 import { MessageContent } from '../../../src/intake/content.ts';
 import { antivirusStep } from '../../../src/intake/steps/antivirus.ts';
 import type { Draft, IntakeContext, StepVerdict } from '../../../src/intake/step.ts';
-import { startClamd, TESTFILES_DIR, type Clamd } from '../../harness/clamd.ts';
+import { EICAR, SIGNATURE, startClamd, TESTFILES_DIR, type Clamd } from '../../harness/clamd.ts';
 import { YARA_MARKER, YARA_RULE } from '../../harness/yara.ts';
 import { messageWith, type Wrapping } from '../../filter/antivirus/mime-samples.ts';
 
@@ -83,5 +83,46 @@ describe('antivirus step, clamd and yara', () => {
     const big = Buffer.concat([Buffer.alloc(3 * 1024 * 1024, 'z'), Buffer.from(YARA_MARKER)]);
     assert.equal(refusal(await step.run(draftOf(messageWith(big, 'big.bin', 'base64', HEADERS)), context)), '554 message refused: malware found by yara (Kakitome_Test_Marker)');
     assert.deepEqual(readdirSync(join(dir, 'scan')), []);
+  });
+
+  /** A message with a text part and `file` attached unencoded (7bit): clamd's hash signatures match it only when the part is scanned as the file. */
+  const unencoded = (file: string, name: string) =>
+    [
+      'From: <a@remote.example>', 'To: <b@example.test>', 'Subject: unencoded', 'MIME-Version: 1.0', 'Content-Type: multipart/mixed; boundary="b0"', '',
+      '--b0', 'Content-Type: text/plain', '', 'Hello.',
+      '--b0', `Content-Type: application/octet-stream; name="${name}"`, `Content-Disposition: attachment; filename="${name}"`, 'Content-Transfer-Encoding: 7bit', '', file,
+      '--b0--', '',
+    ].join('\r\n');
+
+  test('an attachment sent unencoded (7bit) is scanned as the file it is: 554; replace finds that very part and puts the notice in its place', async () => {
+    const sample = unencoded(EICAR, 'eicar.com');
+    assert.equal(refusal(await step.run(draftOf(sample), context)), `554 message refused: malware found by clamd (${SIGNATURE.eicar})`);
+    const replacing = antivirusStep({ engines, action: 'replace', versions, failOpen: false, scanTimeoutMs: 30_000, scratchDir: join(dir, 'scan'), maxBytes: 50_000_000 });
+    const verdict = await replacing.run(draftOf(sample), context);
+    assert.equal(verdict.action, 'modify');
+    assert.ok(verdict.action === 'modify');
+    const [edit, ...more] = verdict.edits ?? [];
+    assert.equal(more.length, 0, 'one part replaced');
+    const part = sample.slice(edit!.start, edit!.end);
+    assert.match(part, /^Content-Type: application\/octet-stream; name="eicar\.com"/);
+    assert.ok(part.includes(EICAR), 'the replaced range is the infected part');
+    assert.match(edit!.insert!.toString(), new RegExp(`"eicar\\.com": ${SIGNATURE.eicar.replace(/\./g, '\\.')} \\(found by clamd\\)`));
+    assert.deepEqual(verdict.quarantine, { reason: 'virus', detail: `clamd: ${SIGNATURE.eicar} in "eicar.com"` });
+  });
+
+  test('what is scanned decoded is not scanned again: the rest of a message with a 1 MB base64 attachment is a few hundred octets', async () => {
+    const seen: number[] = [];
+    const counting = { name: 'counter', scan: async (source: () => AsyncIterable<Buffer>) => {
+      let n = 0;
+      for await (const chunk of source()) n += chunk.length;
+      seen.push(n);
+      return { verdict: 'clean' as const };
+    }, version: async () => '1', close: async () => {} };
+    const counted = antivirusStep({ engines: [counting], action: 'reject', versions: new EngineVersions([counting]), failOpen: false, scanTimeoutMs: 30_000, scratchDir: join(dir, 'scan'), maxBytes: 50_000_000 });
+    const file = Buffer.alloc(1024 * 1024, 7);
+    assert.equal((await counted.run(draftOf(messageWith(file, 'data.bin', 'base64', HEADERS)), context)).action, 'accept');
+    assert.equal(seen.length, 2, 'the attachment, then the rest');
+    assert.equal(seen[0], file.length, 'the attachment decoded');
+    assert.ok(seen[1]! < 1000, `the rest without the attachment's 1.4 MB of base64: ${seen[1]} octets`);
   });
 });
