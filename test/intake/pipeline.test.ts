@@ -118,3 +118,28 @@ test('a step that throws or outlives its timeout tempfails the message with 451 
   assert.ok(hung.action === 'tempfail' && hung.reply.code === 451 && /slow took too long/.test(hung.reply.text));
   assert.deepEqual(await mailbox(f.store, f.alice), []);
 });
+
+test('steps that remove something quarantine what the first of them saw, with every reason; a refusal after them quarantines nothing', async (t) => {
+  const f = await fixture(t);
+  const replaceBody = (name: string, reason: 'virus' | 'attachment'): Step => ({
+    name,
+    timeoutMs: 1000,
+    run: async (draft) => {
+      const text = (await draft.content.read()).toString();
+      const start = text.indexOf('\r\n\r\n') + 4;
+      return { action: 'modify', prepend: `X-${name}: 1\r\n`, edits: [{ start, end: text.length, insert: Buffer.from(`${name} was here\r\n`) }], quarantine: { reason, detail: `${name} found` } };
+    },
+  });
+  const outcome = await f.intakeWith([replaceBody('first', 'virus'), replaceBody('second', 'attachment')]).take(message({ userIds: [f.alice], remote: [] }));
+  assert.equal(outcome.action === 'accept' && outcome.result.quarantined, true);
+  const [entry, ...more] = await f.store.quarantine.list();
+  assert.equal(more.length, 0, 'one entry per message');
+  assert.deepEqual([entry!.quarantineId, entry!.reason, entry!.detail, entry!.recipients], ['q1', 'virus', 'virus: first found; attachment: second found', { users: [f.alice], remote: [] }]);
+  assert.equal((await f.store.quarantine.read(entry!)).toString(), 'Subject: hi\r\nX-Drop: me\r\n\r\nbody\r\n', 'the content the first step saw');
+  assert.equal((await mailbox(f.store, f.alice))[0]!.text, 'X-second: 1\r\nX-first: 1\r\nSubject: hi\r\nX-Drop: me\r\n\r\nsecond was here\r\n');
+
+  const refusing: Step = { name: 'no', timeoutMs: 1000, run: async () => ({ action: 'reject', reply: { code: 554, enhanced: '5.7.1', text: 'no' } }) };
+  const refused = await f.intakeWith([replaceBody('first', 'virus'), refusing]).take({ ...message({ userIds: [f.alice], remote: [] }), queueId: 'q2' });
+  assert.equal(refused.action, 'reject');
+  assert.equal(await f.store.quarantine.get('q2'), undefined, 'refused in the session: nothing kept');
+});
