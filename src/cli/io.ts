@@ -9,7 +9,22 @@ export async function readFirstLineOfStdin(): Promise<string> {
   return end < 0 ? text : text.slice(0, end);
 }
 
+let stdoutWatched = false;
+
+/**
+ * A line on stdout. When the reader has gone (`kakitome quarantine show ID | head`), the
+ * command stops quietly, as Unix tools do, instead of dying on EPIPE with a stack
+ * trace; what it did before (a release, a delete) is done and durable either way.
+ * Only the commands print this way: `serve` logs through its own logger.
+ */
 export function print(line = ''): void {
+  if (!stdoutWatched) {
+    stdoutWatched = true;
+    process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+      throw err;
+    });
+  }
   process.stdout.write(`${line}\n`);
 }
 
