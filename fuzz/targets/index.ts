@@ -6,6 +6,7 @@ import { SENDER_AUTH_TARGETS } from './sender-auth.ts';
 import { SESSION_TARGETS } from './sessions.ts';
 import { ATTACHMENT_TARGETS } from './attachments.ts';
 import { ANTIVIRUS_TARGETS } from './antivirus.ts';
+import { SPAM_TARGETS } from './spam.ts';
 
 /**
  * KAKITOME_FUZZ_EXTRA_TARGETS names a module whose TARGETS are added: test/fuzz plants
@@ -15,7 +16,7 @@ const extra = process.env.KAKITOME_FUZZ_EXTRA_TARGETS
   ? ((await import(process.env.KAKITOME_FUZZ_EXTRA_TARGETS)) as { TARGETS: readonly FuzzTarget[] }).TARGETS
   : [];
 
-export const TARGETS: readonly FuzzTarget[] = [...SMTP_SYNTAX_TARGETS, ...MAIL_SYNTAX_TARGETS, ...SENDER_AUTH_TARGETS, ...ATTACHMENT_TARGETS, ...ANTIVIRUS_TARGETS, ...SESSION_TARGETS, ...extra];
+export const TARGETS: readonly FuzzTarget[] = [...SMTP_SYNTAX_TARGETS, ...MAIL_SYNTAX_TARGETS, ...SENDER_AUTH_TARGETS, ...ATTACHMENT_TARGETS, ...ANTIVIRUS_TARGETS, ...SPAM_TARGETS, ...SESSION_TARGETS, ...extra];
 
 export function findTarget(name: string): FuzzTarget {
   const target = TARGETS.find((t) => t.name === name);

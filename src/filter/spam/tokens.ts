@@ -1,0 +1,150 @@
+// What the spam classifier reads of a message: its features, as strings. From the
+// header, selected fields, each word prefixed with its field (`subject:free`); from the
+// body, the text parts decoded — transfer encoding and charset (any the WHATWG encoding
+// standard knows) — and HTML rendered to text, its words, adjacent word pairs (`a b`),
+// and the URLs it links to by host and each parent domain (`url:example.com`); and the
+// attachments by media type and file extension. Each feature counts once per message
+// (the classifier is over presence, as bogofilter's and SpamBayes' are).
+//
+// Bounded: the walk is the attachment inspection's (src/filter/attachments/mime-walk.ts,
+// bodies spooled past 1 MiB), text is read up to MAX_TEXT_OCTETS per part and
+// MAX_TOKENS features per message.
+import { walkMime, type MessageSource } from '../attachments/mime-walk.ts';
+import { decodeCharset, decodeUnlabelled, parameterValues, parseFieldValue } from '../attachments/parameters.ts';
+import { decodeEncodedWords } from '../attachments/encoded-words.ts';
+import { readPieces } from '../attachments/source.ts';
+
+/** Octets of one text part read for tokens; the rest of a longer part is ignored. */
+export const MAX_TEXT_OCTETS = 256 * 1024;
+/** Distinct features kept per message. */
+export const MAX_TOKENS = 20_000;
+/** A media type, extension or host longer than this is shown by its length class, not itself. */
+const MAX_NAME = 100;
+
+/** `prefix:value`, or `prefix:(long)` for a value past MAX_NAME characters (a feature stays bounded). */
+const named = (prefix: string, value: string) => `${prefix}:${value.length > MAX_NAME ? '(long)' : value}`;
+
+/** Header fields whose words are features, by their lower-case name. */
+const HEADER_FIELDS = new Set(['subject', 'from', 'to', 'cc', 'reply-to', 'sender', 'return-path', 'x-mailer', 'user-agent', 'content-type', 'message-id', 'list-id', 'organization', 'importance', 'x-priority']);
+
+const WORD = /[\p{L}\p{N}$€£¥][\p{L}\p{N}$€£¥'.!%-]*[\p{L}\p{N}$€£¥!%]|[\p{L}\p{N}$€£¥]/gu;
+const URL = /\b(?:https?|ftp):\/\/([a-z0-9.-]+)/giu;
+const ENTITY = /&(#x[0-9a-f]{1,6}|#\d{1,7}|[a-z]{2,8});/giu;
+const NAMED_ENTITIES: Record<string, string> = {
+  amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", nbsp: ' ', copy: '©', reg: '®', trade: '™', euro: '€', pound: '£', yen: '¥', cent: '¢',
+  eacute: 'é', egrave: 'è', ecirc: 'ê', aacute: 'á', agrave: 'à', acirc: 'â', iacute: 'í', oacute: 'ó', uacute: 'ú', ccedil: 'ç', ntilde: 'ñ',
+  auml: 'ä', ouml: 'ö', uuml: 'ü', szlig: 'ß', hellip: '…', mdash: '—', ndash: '–', rsquo: '’', lsquo: '‘', rdquo: '”', ldquo: '“', bull: '•',
+};
+
+export interface TokenOptions {
+  /** Spool limits for decoded bodies (the walk's): a scratch directory for parts over 1 MiB. */
+  scratchDir: string;
+  maxBytes: number;
+}
+
+/** The features of a message, each once. */
+export async function messageTokens(message: MessageSource, options: TokenOptions): Promise<Set<string>> {
+  const tokens = new Set<string>();
+  const add = (token: string) => {
+    if (tokens.size < MAX_TOKENS) tokens.add(token);
+  };
+  const walk = walkMime(message, {
+    spool: { memoryLimit: 1024 * 1024, maxSize: Math.max(options.maxBytes, MAX_TEXT_OCTETS), scratchDir: options.scratchDir },
+    keepBody: (leaf) => leaf.mediaType === 'text/plain' || leaf.mediaType === 'text/html',
+  });
+  for await (const event of walk) {
+    if (event.kind === 'problem') {
+      add(named('mime', event.problem));
+      continue;
+    }
+    if (event.depth === 0) headerTokens(event.fields, add);
+    add(named('type', event.mediaType));
+    if (event.structure !== 'leaf') continue;
+    for (const name of event.names) {
+      const dot = name.lastIndexOf('.');
+      add(named('attachment', dot >= 0 ? name.slice(dot + 1).toLowerCase() : '(none)'));
+    }
+    if (!event.body || event.names.length > 0) continue;
+    const octets = await readUpTo(event.body, MAX_TEXT_OCTETS);
+    const charset = charsetOf(event.fields);
+    let text = decodeCharset(octets, charset ?? 'us-ascii');
+    if (event.mediaType === 'text/html') text = htmlText(text, add);
+    else for (const url of text.matchAll(URL)) urlTokens(url[1]!, add);
+    textTokens(text, '', add);
+  }
+  return tokens;
+}
+
+/** The words of the fields that matter, each prefixed by its field's name. */
+function headerTokens(fields: readonly { name: string; value: string }[], add: (token: string) => void): void {
+  for (const field of fields) {
+    const name = field.name.toLowerCase();
+    if (!HEADER_FIELDS.has(name)) continue;
+    const value = decodeEncodedWords(decodeUnlabelled(field.value));
+    if (name === 'content-type') {
+      add(named(name, parseFieldValue(value).value));
+      continue;
+    }
+    textTokens(value, `${name}:`, add, name === 'subject');
+  }
+}
+
+/** Words (lower case, 2–40 characters, or a single letter or digit) and, with pairs, adjacent pairs. */
+function textTokens(text: string, prefix: string, add: (token: string) => void, pairs = prefix === ''): void {
+  let previous: string | undefined;
+  for (const match of text.matchAll(WORD)) {
+    const raw = match[0];
+    if (raw.length > 40) {
+      add(`${prefix}long:${Math.min(raw.length, 200) >> 3}`);
+      previous = undefined;
+      continue;
+    }
+    const word = raw.toLowerCase();
+    add(prefix + word);
+    // Capitals are a feature of their own (FREE against free).
+    if (raw.length > 2 && raw === raw.toUpperCase() && /\p{Lu}/u.test(raw)) add(`${prefix}upper:${word}`);
+    if (pairs && previous !== undefined) add(`${prefix}${previous} ${word}`);
+    previous = word;
+  }
+}
+
+/** HTML as a reader sees it: the text without tags, scripts and styles, entities decoded; link hosts as features. */
+function htmlText(html: string, add: (token: string) => void): string {
+  for (const url of html.matchAll(URL)) urlTokens(url[1]!, add);
+  if (/<img\b/iu.test(html)) add('html:img');
+  if (/<form\b/iu.test(html)) add('html:form');
+  if (/<script\b/iu.test(html)) add('html:script');
+  const text = html
+    .replace(/<(script|style)\b[\s\S]*?<\/\1\s*>/giu, ' ')
+    .replace(/<!--[\s\S]*?-->/gu, ' ')
+    .replace(/<[^>]*>/gu, ' ');
+  return text.replace(ENTITY, (_entity, body: string) => {
+    if (body[0] === '#') {
+      const code = body[1] === 'x' || body[1] === 'X' ? Number.parseInt(body.slice(2), 16) : Number(body.slice(1));
+      return code > 0 && code <= 0x10ffff ? String.fromCodePoint(code) : ' ';
+    }
+    // An entity not in the table is markup, not words.
+    return NAMED_ENTITIES[body] ?? NAMED_ENTITIES[body.toLowerCase()] ?? ' ';
+  });
+}
+
+/** A link's host and every parent domain (`url:a.b.example.com`, `url:b.example.com`, `url:example.com`). */
+function urlTokens(host: string, add: (token: string) => void): void {
+  const labels = host.toLowerCase().replace(/\.+$/u, '').split('.');
+  if (/^\d+$/u.test(labels.at(-1) ?? '')) {
+    add('url:(ip address)');
+    return;
+  }
+  for (let i = 0; i < labels.length - 1; i++) add(named('url', labels.slice(i).join('.')));
+}
+
+function charsetOf(fields: readonly { name: string; value: string }[]): string | undefined {
+  const contentType = fields.find((field) => field.name.toLowerCase() === 'content-type');
+  return contentType ? parameterValues(parseFieldValue(contentType.value), 'charset')[0] : undefined;
+}
+
+async function readUpTo(body: { size: number; read(offset: number, length: number): Promise<Buffer> }, maxBytes: number): Promise<Buffer> {
+  const pieces: Buffer[] = [];
+  for await (const piece of readPieces(body, 0, Math.min(body.size, maxBytes))) pieces.push(piece);
+  return Buffer.concat(pieces);
+}
