@@ -6,6 +6,8 @@ import assert from 'node:assert/strict';
 import { tmpdir } from 'node:os';
 import { chi2Q, classify, featureProbability, TokenCounts } from '../../../src/filter/spam/classifier.ts';
 import { messageTokens } from '../../../src/filter/spam/tokens.ts';
+import { SpamModel } from '../../../src/filter/spam/model.ts';
+import { featureIndex, LogisticModel } from '../../../src/filter/spam/logistic.ts';
 
 const options = { scratchDir: tmpdir(), maxBytes: 1024 * 1024 };
 const tokensOf = (raw: string) => messageTokens(Buffer.from(raw), options);
@@ -100,4 +102,28 @@ test('tokens: subject words by field, base64 and charset decoded, HTML rendered,
   }
   assert.ok(!tokens.has('hidden'), 'script text is not read');
   assert.ok(!tokens.has('eacute'), 'entities are decoded or dropped, not words');
+});
+
+test('the logistic half and the combined model: trained in passes they separate; one learned message moves its score; the weights have a fixed size', async () => {
+  const messages: { features: Set<string>; spam: boolean }[] = [];
+  for (let i = 0; i < 30; i++) {
+    messages.push({ features: await tokensOf(messageOf('special offer', SPAM_WORDS, i)), spam: true });
+    messages.push({ features: await tokensOf(messageOf('patch review', HAM_WORDS, i)), spam: false });
+  }
+  const model = new SpamModel();
+  model.train(messages, 3);
+  assert.deepEqual(model.trained, { spam: 30, ham: 30 });
+  const spam = model.score(await tokensOf(messageOf('winner', ['lottery', 'casino', 'cheap'], 5)));
+  const ham = model.score(await tokensOf(messageOf('merge', ['kernel', 'branch', 'merge'], 5)));
+  assert.ok(spam.logistic > 0.9 && ham.logistic < 0.1, `logistic ${spam.logistic} ${ham.logistic}`);
+  assert.ok(spam.score > 0.9 && ham.score < 0.1, `combined ${spam.score} ${ham.score}`);
+  assert.equal(spam.score, (spam.chiSquare.score + spam.logistic) / 2);
+
+  const odd = await tokensOf(messageOf('newsletter', ['newsletter', 'digest'], 2));
+  const before = model.score(odd).logistic;
+  model.learn(odd, true);
+  assert.ok(model.score(odd).logistic > before, 'one step towards spam');
+  assert.throws(() => new LogisticModel(new Float32Array(10)), RangeError);
+  assert.equal(featureIndex('subject:free'), featureIndex('subject:free'));
+  assert.ok(featureIndex('subject:free') < 2 ** 20);
 });
