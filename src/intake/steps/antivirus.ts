@@ -93,6 +93,8 @@ interface LeafScan {
   parts: number;
   /** Bodies scanned decoded and whole: the rest of the message is scanned without them. */
   scannedBodies: Array<{ start: number; end: number }>;
+  /** The walk found the structure malformed (a missing close delimiter, a header not ended, …). */
+  malformed: boolean;
 }
 
 /**
@@ -112,13 +114,14 @@ async function scanLeaves(
   locate: boolean,
   wanted: (leaf: { mediaType: string; transferEncoding: string; names: readonly string[] }) => boolean,
 ): Promise<LeafScan> {
-  const scan: LeafScan = { failure: undefined, infected: [], parts: 0, scannedBodies: [] };
+  const scan: LeafScan = { failure: undefined, infected: [], parts: 0, scannedBodies: [], malformed: false };
   await scratchReady(options.scratchDir);
   const walk = walkMime(content.stream(), {
     spool: { memoryLimit: 1024 * 1024, maxSize: options.maxBytes, scratchDir: options.scratchDir },
     keepBody: wanted,
   });
   for await (const event of walk) {
+    if (event.kind === 'problem') scan.malformed = true;
     if (event.kind !== 'part' || event.structure !== 'leaf' || !event.body || !wanted(event)) continue;
     if (scan.parts >= MAX_SCANNED_PARTS) break;
     const leaf: MimePart = event;
@@ -145,7 +148,8 @@ async function scanLeaves(
  * mail, each file it carries (isFileLike: an encoded, named or non-text part) decoded,
  * as the recipient's program will save it, and then the rest — the message with those
  * bodies cut out: its header fields, its structure and its text — as it is (clamd
- * parses that as mail itself). Nothing is scanned twice:
+ * parses that as mail itself); when the walk found the structure malformed, the whole
+ * message as it arrived instead. Nothing is scanned twice in well-formed mail:
  * a 1 MB attachment costs one scan of 1 MB, not one of the 1.4 MB message and another
  * of the file. With `locate` (action replace) every part is scanned, and when the rest
  * is infected its other leaves are scanned one by one to find the carriers; what
@@ -165,7 +169,9 @@ export async function scanMessage(
   const encoded = await scanLeaves(draft.content, options, locate, isFileLike);
   if (encoded.failure) return { ...encoded.failure, parts: encoded.parts, infectedParts: [] };
   if (encoded.infected.length > 0 && !locate) return { ...encoded.infected[0]!, verdict: 'infected', parts: encoded.parts, infectedParts: [] };
-  const rest = draft.content.edit(encoded.scannedBodies);
+  // Malformed mail may be read differently by the recipient's program than by the walk:
+  // then nothing is cut, and the engines see the whole message as it arrived as well.
+  const rest = encoded.malformed ? draft.original : draft.content.edit(encoded.scannedBodies);
   const restVerdict = await scanWithEngines(options.engines, () => rest.stream());
   if (restVerdict.verdict === 'failed') return { ...restVerdict, parts: encoded.parts, infectedParts: [] };
   let infectedParts = encoded.infected;

@@ -124,5 +124,10 @@ describe('antivirus step, clamd and yara', () => {
     assert.equal(seen.length, 2, 'the attachment, then the rest');
     assert.equal(seen[0], file.length, 'the attachment decoded');
     assert.ok(seen[1]! < 1000, `the rest without the attachment's 1.4 MB of base64: ${seen[1]} octets`);
+    // Malformed (no close delimiter): a program may read it otherwise, so the whole message is scanned too.
+    seen.length = 0;
+    const malformed = messageWith(file, 'data.bin', 'base64', HEADERS).replace('--outer-b0undary--', '');
+    assert.equal((await counted.run(draftOf(malformed), context)).action, 'accept');
+    assert.deepEqual(seen, [file.length, Buffer.byteLength(malformed)]);
   });
 });
