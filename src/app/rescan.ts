@@ -66,7 +66,7 @@ export function retrievalScan(
 
 /** The message that takes an infected one's place in the mailbox. */
 function noticeFor(stored: Buffer, engine: string, signature: string, quarantineId: string): Buffer {
-  const { fields } = parseHeaderSection(headerOf(stored));
+  const { fields } = parseHeaderSection(stored);
   // The fields' octets as stored (folded lines and 8-bit text kept), each without its final CRLF.
   const kept = fields.filter((field) => KEPT_FIELDS.has(field.name.toLowerCase())).map((field) => stored.subarray(field.start, field.end - 2).toString('latin1'));
   return Buffer.from(
@@ -86,9 +86,4 @@ function noticeFor(stored: Buffer, engine: string, signature: string, quarantine
     ].join('\r\n'),
     'latin1',
   );
-}
-
-function headerOf(message: Buffer): Buffer {
-  const end = message.indexOf('\r\n\r\n');
-  return end < 0 ? message : message.subarray(0, end + 4);
 }

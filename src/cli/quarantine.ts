@@ -6,7 +6,6 @@
 // transaction, so a message is released once. `serve` deletes entries older than
 // [quarantine] keep by itself.
 import type { Command } from 'commander';
-import { Readable } from 'node:stream';
 import type { QuarantinedMessage } from '../store/quarantine.ts';
 import type { Store } from '../store/store.ts';
 import { createIntake } from '../app/intake.ts';
@@ -70,7 +69,7 @@ export function registerQuarantineCommands(program: Command): void {
         const keep = config.quarantine.keep;
         print(`expires: ${keep === 0 ? 'never ([quarantine] keep = "0s")' : iso(entry.createdAt + keep)}`);
         print('header:');
-        printHeader(headerSection(await readStart(store.quarantine.open(entry), HEADER_READ_BYTES)));
+        printHeader(headerSection(await store.quarantine.readStart(entry, HEADER_READ_BYTES)));
       }),
     );
 
@@ -130,16 +129,4 @@ async function recipientNames(store: Store, entry: QuarantinedMessage): Promise<
 
 function sender(entry: QuarantinedMessage): string {
   return entry.mailFrom === '' ? '<>' : entry.mailFrom;
-}
-
-async function readStart(stream: Readable, maxBytes: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let length = 0;
-  for await (const chunk of stream as AsyncIterable<Buffer>) {
-    chunks.push(chunk);
-    length += chunk.length;
-    if (length >= maxBytes) break;
-  }
-  stream.destroy();
-  return Buffer.concat(chunks).subarray(0, maxBytes);
 }

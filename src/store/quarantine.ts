@@ -8,7 +8,6 @@
 //
 // An entry keeps what `release` needs to deliver the message as it arrived: its origin
 // (which steps sign it again), its envelope sender and its planned recipients.
-import type { Readable } from 'node:stream';
 import type { QueueOrigin } from './queue.ts';
 
 /** Which filter took it. */
@@ -50,8 +49,9 @@ export interface QuarantineStore {
   list(): Promise<QuarantinedMessage[]>;
   get(quarantineId: string): Promise<QuarantinedMessage | undefined>;
   /** The quarantined content. */
-  open(entry: Pick<QuarantinedMessage, 'blob'>): Readable;
   read(entry: Pick<QuarantinedMessage, 'blob'>): Promise<Buffer>;
+  /** Its first `maxBytes` octets (for its header). */
+  readStart(entry: Pick<QuarantinedMessage, 'blob'>, maxBytes: number): Promise<Buffer>;
   /** Deletes one entry durably (and its content, unless a mailbox copy shares it); false if there was none. */
   remove(quarantineId: string): Promise<boolean>;
   /** Deletes the entries created before `before` (unix ms); returns how many. */

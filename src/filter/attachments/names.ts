@@ -35,3 +35,9 @@ export function fileNameCandidates(fields: readonly RawField[]): string[] {
   }
   return [...names];
 }
+
+/** A file name as it may appear in a reply, a header field and a notice: printable ASCII, bounded. */
+export function shownName(name: string): string {
+  const ascii = name.normalize('NFKC').replace(/[^\x20-\x7e]/g, '?').replace(/["\\]/g, '?').trim();
+  return (ascii.length > 100 ? `${ascii.slice(0, 100)}...` : ascii) || '(no name)';
+}

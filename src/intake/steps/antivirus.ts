@@ -25,6 +25,7 @@ import { walkMime, type MimePart } from '../../filter/attachments/mime-walk.ts';
 import { readPieces } from '../../filter/attachments/source.ts';
 import { ATTACHMENT_DEFAULTS } from '../../filter/attachments/inspect.ts';
 import { cannotHoldAttachment } from '../../filter/attachments/plain.ts';
+import { shownName } from '../../filter/attachments/names.ts';
 import { parseHeaderSection } from '../../mail/header.ts';
 import { mkdir } from 'node:fs/promises';
 import type { Reply } from '../../mail/reply.ts';
@@ -190,11 +191,8 @@ export async function scanMessage(
   return { verdict: 'clean', engines: restVerdict.verdict === 'clean' ? restVerdict.engines : [], parts, infectedParts };
 }
 
-/** A file name as it may appear in the notice and a header field: printable ASCII, bounded. */
-function shown(names: readonly string[]): string {
-  const name = (names[0] ?? '').normalize('NFKC').replace(/[^\x20-\x7e]/g, '?').replace(/["\\]/g, '?').trim();
-  return (name.length > 100 ? `${name.slice(0, 100)}...` : name) || '(no name)';
-}
+/** A part's first file name as the notice and the header field show it. */
+const shown = (names: readonly string[]) => shownName(names[0] ?? '');
 
 /** The text part that takes an infected part's place. */
 function virusNotice(part: InfectedPart, quarantineId: string): Buffer {

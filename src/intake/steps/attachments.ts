@@ -12,6 +12,7 @@
 // cannot be inspected does not pass as if it had been. The step sees the content as the
 // antivirus step left it (after it in both origins' lists), and runs before dkim-sign.
 import { inspectAttachments } from '../../filter/attachments/inspect.ts';
+import { shownName } from '../../filter/attachments/names.ts';
 import { cannotHoldAttachment } from '../../filter/attachments/plain.ts';
 import { parseHeaderSection } from '../../mail/header.ts';
 import type { AttachmentFinding } from '../../filter/attachments/report.ts';
@@ -32,12 +33,6 @@ export interface AttachmentStepOptions {
   scratchDir: string;
   /** The message size limit: no body is larger. */
   maxBytes: number;
-}
-
-/** A file name as it may appear in a reply, a header field and the notice: printable ASCII, bounded. */
-export function shownName(name: string): string {
-  const ascii = name.normalize('NFKC').replace(/[^\x20-\x7e]/g, '?').replace(/["\\]/g, '?').trim();
-  return (ascii.length > 100 ? `${ascii.slice(0, 100)}...` : ascii) || '(no name)';
 }
 
 /** "evil.exe in inner.zip in outer.zip" for a path ['outer.zip', 'inner.zip', 'evil.exe']. */

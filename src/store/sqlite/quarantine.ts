@@ -2,7 +2,6 @@
 // added by the delivery store (delivery-rows.ts) in the transactions that deliver or
 // replace; this module lists, reads and deletes them. A deleted entry's content goes
 // when nothing else references it, as for expunged mail (contents.ts).
-import type { Readable } from 'node:stream';
 import type { StatementSync } from 'node:sqlite';
 import type { MessageContents } from './contents.ts';
 import { commitDurably, type Db } from './db.ts';
@@ -52,8 +51,8 @@ export class SqliteQuarantineStore implements QuarantineStore {
     return row && toEntry(row);
   }
 
-  open(entry: Pick<QuarantinedMessage, 'blob'>): Readable {
-    return this.#contents.open(entry.blob);
+  readStart(entry: Pick<QuarantinedMessage, 'blob'>, maxBytes: number): Promise<Buffer> {
+    return this.#contents.readStart(entry.blob, maxBytes);
   }
 
   read(entry: Pick<QuarantinedMessage, 'blob'>): Promise<Buffer> {
