@@ -10,6 +10,7 @@ import { MailDeliveryAgent } from '../mda/deliver.ts';
 import type { MailauthResolver } from '../policy/spf/resolver.ts';
 import type { AntivirusStepOptions } from '../intake/steps/antivirus.ts';
 import { antivirusOptions, attachmentOptions } from './antivirus.ts';
+import type { SpamStepOptions } from '../intake/steps/spam.ts';
 
 export function createIntake(
   config: Config,
@@ -17,6 +18,8 @@ export function createIntake(
   resolver: MailauthResolver,
   logger: Logger,
   antivirus: AntivirusStepOptions = antivirusOptions(config),
+  /** The spam step's settings (spamStepOptions), for serve; commands that only send notices or releases need none. */
+  spam?: SpamStepOptions,
 ): Intake {
   return new Intake({
     steps: stepsByOrigin({
@@ -27,6 +30,7 @@ export function createIntake(
       keys: store.keys,
       antivirus,
       attachments: attachmentOptions(config),
+      ...(spam ? { spam } : {}),
     }),
     // Only the MDA gets the delivery store: it alone writes mailboxes and the queue.
     mda: new MailDeliveryAgent(store.deliveries),

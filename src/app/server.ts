@@ -29,6 +29,7 @@ import { AuthLockout } from '../policy/access/lockout.ts';
 import { createMsaHandler } from '../msa/handler.ts';
 import { createOutboundQueue } from '../queue/scheduler.ts';
 import { DnsblChecker, dnsblReply } from '../policy/dnsbl/index.ts';
+import { spamStepOptions } from './spam.ts';
 import { createResolver } from '../dns/resolver.ts';
 import { mailauthResolver } from '../policy/spf/resolver.ts';
 import { cachingLookups } from '../dns/cache.ts';
@@ -66,7 +67,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const store = openStore(config.data_dir);
   // One resolver for everything that asks DNS (sender authentication, DNSBL, MX lookups).
   const resolver = createResolver(config.dns.servers);
-  const intake = createIntake(config, store, mailauthResolver(cachingLookups(resolver)), logger, antivirus);
+  const spam = config.spam.enabled ? spamStepOptions(config, store, resolver) : undefined;
+  const intake = createIntake(config, store, mailauthResolver(cachingLookups(resolver)), logger, antivirus, spam);
 
   const outbound = createOutboundQueue({
     config,

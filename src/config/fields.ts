@@ -141,6 +141,16 @@ export function int(type: string, min: number, max: number): Field<number> {
   });
 }
 
+/** A number (integer or not) from `min` to `max`, e.g. a spam score. */
+export function decimal(type: string, min: number, max: number): Field<number> {
+  return leaf(type, (input, reject) => {
+    if (typeof input !== 'number' || !Number.isFinite(input)) return reject(expected('a number', input));
+    if (input < min) return reject(`must be at least ${min}, got ${input}`);
+    if (input > max) return reject(`must be at most ${max}, got ${input}`);
+    return input;
+  });
+}
+
 export function oneOf<const V extends string>(values: readonly V[]): Field<V> {
   const names = values.map((value) => JSON.stringify(value)).join(', ');
   return leaf(`one of ${names}`, (input, reject) => (values.includes(input as V) ? (input as V) : reject(expected(`one of ${names}`, input))));

@@ -3,8 +3,9 @@
 // table is strict, because a misspelt key silently ignored is a setting silently lost.
 // Defaults are the secure choice: nothing listens, nothing is trusted, nothing is enabled.
 
-import { bool, int, list, oneOf, type Output, parsed, table, tableOf } from './fields.ts';
+import { bool, decimal, int, list, oneOf, type Output, parsed, table, tableOf } from './fields.ts';
 import { parseDuration } from './duration.ts';
+import { parseLinearPattern } from './pattern.ts';
 import {
   type HostPort,
   parseCidr,
@@ -135,6 +136,7 @@ const senderAuth = table({
 const dnsbl = table({
   zones: list(parsed('DNS zone', parseHostName)).default([]).describe('DNS block lists asked at connect, e.g. "zen.spamhaus.org"; a listed client gets 554 5.7.1 with the list\'s text. Empty = none.'),
   allow: list(parsed('CIDR', parseCidr)).default([]).describe('Client networks never checked against the block lists.'),
+  scored_zones: list(parsed('DNS zone', parseHostName)).default([]).describe('Block lists that only add [spam.scores] dnsbl_listed points to a listed client\'s mail (asked in the spam step), for lists too broad to refuse on.'),
 });
 
 const submission = table({
@@ -235,6 +237,74 @@ const quarantine = table({
   keep: duration().prefault('30d').describe('Quarantined mail is deleted by itself this long after it was quarantined (serve checks hourly); "0s" keeps it until deleted by hand.'),
 });
 
+const points = (fallback: number, description: string) => decimal('points', -100, 100).default(fallback).describe(description);
+
+/** What the pipeline found, scored (README, Spam filter: how scores combine). */
+const spamScores = table({
+  spf_fail: points(1.5, 'SPF fail (the client may not send for the MAIL FROM domain).'),
+  spf_softfail: points(0.5, 'SPF softfail.'),
+  dkim_fail: points(1, 'A DKIM signature that does not verify (and none that does).'),
+  dmarc_fail: points(2, 'DMARC fail, whatever the policy.'),
+  dmarc_quarantine: points(3, 'DMARC fail under the domain\'s p=quarantine (added to dmarc_fail).'),
+  senderid_fail: points(0.5, 'Sender ID (PRA) fail.'),
+  dnsbl_listed: points(3, 'The client is listed on a block list of [dnsbl] scored_zones.'),
+  attachment_blocked: points(2, 'The attachment policy stripped a file from the message.'),
+  display_name_imitation: points(2.5, 'The From display name shows a local domain or address while the From address is elsewhere.'),
+});
+
+function parseRuleName(text: string): string {
+  if (!/^[A-Z][A-Z0-9_]{0,39}$/.test(text)) throw new Error(`expected a rule name like "LOTTERY_WIN" (upper-case letters, digits, _), got ${JSON.stringify(text)}`);
+  return text;
+}
+
+function parseFieldName(text: string): string {
+  // RFC 5322 §3.6.8: a field name is printable US-ASCII except the colon.
+  if (!/^[!-9;-~]{1,76}$/.test(text)) throw new Error(`expected a header field name like "Subject", got ${JSON.stringify(text)}`);
+  return text.toLowerCase();
+}
+
+function parseKeyword(text: string): string {
+  const word = text.trim().toLowerCase();
+  if (word === '' || word.length > 100) throw new Error(`expected a keyword of 1 to 100 characters, got ${JSON.stringify(text)}`);
+  return word;
+}
+
+const spamRule = table({
+  name: parsed('rule name', parseRuleName).describe('Shown in X-Spam-Status and the log, e.g. "LOTTERY_WIN".'),
+  header: parsed('field name or ""', (text) => (text === '' ? '' : parseFieldName(text))).prefault('').describe('Match in this header field (every occurrence, encoded words decoded), e.g. "Subject". Give header or body = true.'),
+  body: bool().default(false).describe('Match in the text of the message (text parts decoded, HTML as text).'),
+  pattern: parsed('regular expression or ""', (text) => (text === '' ? undefined : parseLinearPattern(text)))
+    .prefault('')
+    .describe('A regular expression matched against the lower-cased text, run in linear time (no backreferences or lookarounds). Give pattern or keywords.'),
+  keywords: list(parsed('keyword', parseKeyword)).default([]).describe('Words or phrases matched whole, case-insensitively; any one of them is a hit.'),
+  score: decimal('points', -100, 100).describe('Added to the total on a hit (negative: less spam). A rule hits once per message.'),
+}).refine((rule, report) => {
+  if ((rule.header === '') === !rule.body) report([], 'a rule needs exactly one of header = "Field" and body = true');
+  if ((rule.pattern === undefined) === (rule.keywords.length === 0)) report([], 'a rule needs exactly one of pattern and keywords');
+});
+
+const spam = table({
+  enabled: bool().default(true).describe('Score mail on port 25 (the classifier and the rules) and act on the score; false: no spam step at all.'),
+  junk_score: decimal('points', -100, 100).default(3).describe('At or above: delivered to the user\'s Junk mailbox (or as the user chose: kakitome user junk), marked X-Spam-Flag: YES.'),
+  quarantine_score: decimal('points', -100, 100).default(9).describe('At or above (and below reject_score): held whole in the quarantine for an administrator. Equal to reject_score (the default): never.'),
+  reject_score: decimal('points', -100, 100).default(9).describe('At or above: refused in the session, 550 5.7.1 (the sender is told; nothing is bounced later).'),
+  min_ham: count('count', 1, 1_000_000, 200, 'The classifier abstains (adds 0 points) until it has learned this many ham…'),
+  min_spam: count('count', 1, 1_000_000, 200, '…and this many spam: before that, only the rules act.'),
+  max_tokens: count('count', 1000, 100_000_000, 2_000_000, 'Features the instance\'s model keeps; past it, training prunes the rarest and oldest.'),
+  max_user_tokens: count('count', 1000, 10_000_000, 200_000, 'Features each user\'s model keeps.'),
+  junk_keep: duration().prefault('30d').describe('Mail in Junk is deleted by itself this long after it arrived (serve checks hourly); "0s" keeps it.'),
+  scores: spamScores.prefault({}).describe('Points for what the other checks found.'),
+  rule: list(spamRule).default([]).describe('Keyword and pattern rules, one [[spam.rule]] table each.'),
+}).refine((settings, report) => {
+  if (settings.quarantine_score < settings.junk_score) report(['quarantine_score'], `must be at least junk_score (${settings.junk_score})`);
+  if (settings.reject_score < settings.quarantine_score) report(['reject_score'], `must be at least quarantine_score (${settings.quarantine_score})`);
+  const names = new Set<string>();
+  settings.rule.forEach((rule, index) => {
+    if (names.has(rule.name)) report(['rule', index, 'name'], `"${rule.name}" is already the name of another rule`);
+    names.add(rule.name);
+  });
+});
+
 const log = table({
   level: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info').describe('Least severe level written to the log.'),
 });
@@ -259,6 +329,7 @@ export const configSchema = table({
   access: access.prefault({}).describe('Per-listener network allow and deny lists, checked when a client connects.'),
   antivirus: antivirus.prefault({}).describe('Virus scanning of every message on port 25 and submission, before the 250.'),
   attachments: attachments.prefault({}).describe('Dangerous attachments (by name, also inside archives) on port 25 and submission.'),
+  spam: spam.prefault({}).describe('The spam filter on port 25: a classifier trained with kakitome spam train, rules, and what a score does.'),
   quarantine: quarantine.prefault({}).describe('Originals the content filters took out of the way (kakitome quarantine list|show|release|delete).'),
   log: log.prefault({}).describe('Logging, one JSON object per line.'),
 });

@@ -14,6 +14,7 @@ import type { QueueOrigin } from '../store/queue.ts';
 import { MessageContent } from './content.ts';
 import { DraftMemoryBudget, DraftWriter, type ScratchFiles } from './draft-writer.ts';
 import { runPipeline } from './pipeline.ts';
+import { recipientCopies } from './recipient-copies.ts';
 import type { ClientInfo, IntakeOrigin, PlannedRecipient, Step } from './step.ts';
 
 export type { ClientInfo };
@@ -48,7 +49,8 @@ export interface IntakeMessage {
 }
 
 export type IntakeOutcome =
-  | { action: 'accept'; result: DeliveryResult; notes: Readonly<Record<string, unknown>> }
+  /** `held`: kept whole in the quarantine, delivered to no one (still accepted: the 250 is said). */
+  | { action: 'accept'; result: DeliveryResult; notes: Readonly<Record<string, unknown>>; held: boolean }
   | { action: 'reject' | 'tempfail'; reply: Reply; step: string; notes: Readonly<Record<string, unknown>> };
 
 const QUEUE_ORIGIN: Record<IntakeOrigin, QueueOrigin> = {
@@ -97,8 +99,9 @@ export class Intake {
       logger: this.#options.logger,
     };
     const outcome = await runPipeline(this.#options.steps[message.origin], { content, recipients }, context);
-    if (outcome.action !== 'accept') return outcome;
+    if ('reply' in outcome) return outcome;
     const { draft, quarantine } = outcome;
+    const held = outcome.action === 'hold';
     const queueOrigin = QUEUE_ORIGIN[message.origin];
     const scannedWith = message.release === undefined ? draft.notes.scannedWith : RELEASED_UNSCANNED;
     const result = await this.#options.mda.deliver({
@@ -106,7 +109,7 @@ export class Intake {
       mailFrom: message.mailFrom,
       queueOrigin,
       notBefore: message.notBefore,
-      variants: [{ content: draft.content, recipients: draft.recipients }],
+      variants: held ? [] : await recipientCopies(draft.content, draft.recipients),
       ...(typeof scannedWith === 'string' ? { scannedWith } : {}),
       ...(message.release === undefined ? {} : { release: message.release }),
       ...(quarantine
@@ -117,7 +120,8 @@ export class Intake {
                 quarantineId: message.queueId,
                 reason: quarantine.reason,
                 detail: quarantine.detail,
-                delivered: true,
+                // Held whole: nobody got a copy; else the recipients got a changed one.
+                delivered: !held,
                 origin: queueOrigin,
                 mailFrom: message.mailFrom,
                 recipients: { users: [...new Set(message.recipients.userIds)], remote: [...new Set(message.recipients.remote)] },
@@ -126,6 +130,6 @@ export class Intake {
           }
         : {}),
     });
-    return { action: 'accept', result, notes: draft.notes };
+    return { action: 'accept', result, notes: draft.notes, held };
   }
 }

@@ -1,13 +1,16 @@
 // The steps of each origin, in order: data, not code paths (DESIGN). The README's
 // design section shows this table; a test holds the two equal.
 //
-//   mta     received → sender-auth → antivirus → attachments
+//   mta     received → sender-auth → antivirus → attachments → spam
 //   msa     submission-header → received → antivirus → attachments → dkim-sign
 //   notice       (none: made here, delivered locally)
 //   release-mta  (none: released from the quarantine, as it arrived on port 25)
 //   release-msa  dkim-sign
 //
-// Spam, encryption at rest and the archive join these lists as they are built. The antivirus step scans the message as it arrived, so where it stands among
+// Encryption at rest and the archive join these lists as they are built. The spam step
+// comes last on port 25: it scores what the steps before it found (sender auth, a stripped
+// attachment), and a message refused for a virus costs no scoring. Submitted mail is not
+// scored (the MSA's rate limit and the user's own account answer for it). The antivirus step scans the message as it arrived, so where it stands among
 // the header steps changes nothing it sees; it runs after sender-auth so that a refusal
 // for forgery costs no scan, and before dkim-sign so that a refused message costs no
 // signature. The attachment policy comes after the antivirus (malware is refused, or
@@ -27,6 +30,7 @@ import { submissionHeaderStep } from './steps/submission-header.ts';
 import { dkimSignStep } from './steps/dkim-sign.ts';
 import { antivirusStep, type AntivirusStepOptions } from './steps/antivirus.ts';
 import { attachmentsStep, type AttachmentStepOptions } from './steps/attachments.ts';
+import { spamStep, type SpamStepOptions } from './steps/spam.ts';
 
 export interface OriginStepsOptions {
   resolver: MailauthResolver;
@@ -38,6 +42,8 @@ export interface OriginStepsOptions {
   antivirus: AntivirusStepOptions;
   /** The inbound (port 25) and outbound (submission) attachment policies. */
   attachments: { inbound: AttachmentStepOptions; outbound: AttachmentStepOptions };
+  /** Absent with [spam] enabled = false: no spam step. */
+  spam?: SpamStepOptions;
 }
 
 export function stepsByOrigin(options: OriginStepsOptions): Record<IntakeOrigin, Step[]> {
@@ -47,6 +53,7 @@ export function stepsByOrigin(options: OriginStepsOptions): Record<IntakeOrigin,
       senderAuthStep({ resolver: options.resolver, policy: options.senderAuth }),
       antivirusStep(options.antivirus),
       attachmentsStep(options.attachments.inbound),
+      ...(options.spam ? [spamStep(options.spam)] : []),
     ],
     msa: [
       submissionHeaderStep(),

@@ -24,6 +24,8 @@ export interface Quarantined {
 
 export type PipelineResult =
   | { action: 'accept'; draft: Draft; steps: string[]; quarantine?: Quarantined }
+  /** Held whole in the quarantine: delivered to no one. */
+  | { action: 'hold'; draft: Draft; steps: string[]; quarantine: Quarantined }
   | { action: 'reject' | 'tempfail'; reply: Reply; step: string; notes: Readonly<Record<string, unknown>> };
 
 export async function runPipeline(
@@ -39,6 +41,13 @@ export async function runPipeline(
     ran.push(step.name);
     if (verdict.action === 'reject' || verdict.action === 'tempfail') {
       return { action: verdict.action, reply: verdict.reply, step: step.name, notes: { ...draft.notes, ...verdict.notes } };
+    }
+    if (verdict.action === 'hold') {
+      const seen = applyModify(draft, { action: 'modify', ...(verdict.edits ? { edits: verdict.edits } : {}), ...(verdict.prepend ? { prepend: verdict.prepend } : {}), ...(verdict.notes ? { notes: verdict.notes } : {}) });
+      const held = quarantine
+        ? { ...quarantine, detail: `${quarantine.detail}; ${verdict.reason}: ${verdict.detail}` }
+        : { content: seen.content, reason: verdict.reason, detail: `${verdict.reason}: ${verdict.detail}` };
+      return { action: 'hold', draft: { ...seen, recipients: [] }, steps: ran, quarantine: held };
     }
     if (verdict.action === 'modify') {
       if (verdict.quarantine) {
@@ -87,14 +96,19 @@ function applyModify(draft: Draft, verdict: Extract<StepVerdict, { action: 'modi
 
 function changeRecipients(recipients: readonly PlannedRecipient[], changes: readonly RecipientChange[]): PlannedRecipient[] {
   return recipients.map((recipient) => {
-    if (recipient.kind !== 'mailbox') return recipient;
-    const change = changes.find((c) => c.userId === recipient.userId);
-    if (!change) return recipient;
+    if (recipient.kind === 'remote') {
+      const change = changes.find((c) => 'address' in c && c.address === recipient.address);
+      return change?.fields ? { ...recipient, fields: (recipient.fields ?? '') + change.fields } : recipient;
+    }
+    const change = changes.find((c) => 'userId' in c && c.userId === recipient.userId);
+    if (!change || !('userId' in change)) return recipient;
     return {
       ...recipient,
       folder: change.folder ?? recipient.folder,
       flags: [...new Set([...recipient.flags, ...(change.addFlags ?? [])])],
       keywords: [...new Set([...recipient.keywords, ...(change.addKeywords ?? [])])],
+      ...(change.fields ? { fields: (recipient.fields ?? '') + change.fields } : {}),
+      ...(change.subjectTag ? { subjectTag: change.subjectTag } : {}),
     };
   });
 }

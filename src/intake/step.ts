@@ -16,12 +16,18 @@ export interface MailboxRecipient {
   folder: string;
   flags: MessageFlag[];
   keywords: string[];
+  /** Header fields (CRLF-terminated) only this recipient's copy gets on top, e.g. its spam score. */
+  fields?: string;
+  /** Put before this recipient's Subject, e.g. "[SPAM]". */
+  subjectTag?: string;
 }
 
 /** A recipient in another domain, for the outbound queue. */
 export interface RemoteRecipient {
   kind: 'remote';
   address: string;
+  /** Header fields only this recipient's copy gets on top. */
+  fields?: string;
 }
 
 export type PlannedRecipient = MailboxRecipient | RemoteRecipient;
@@ -63,13 +69,10 @@ export interface Draft {
   readonly notes: Readonly<Record<string, unknown>>;
 }
 
-/** A change to one local recipient's copy. */
-export interface RecipientChange {
-  userId: number;
-  folder?: string;
-  addFlags?: MessageFlag[];
-  addKeywords?: string[];
-}
+/** A change to one recipient's copy: a local user's (by id) or a remote address's. */
+export type RecipientChange =
+  | { userId: number; folder?: string; addFlags?: MessageFlag[]; addKeywords?: string[]; fields?: string; subjectTag?: string }
+  | { address: string; fields?: string };
 
 export type StepVerdict =
   | { action: 'accept'; notes?: Record<string, unknown> }
@@ -85,6 +88,19 @@ export type StepVerdict =
        * the first step that asks keeps it, later ones add their reason.
        */
       quarantine?: { reason: QuarantineReason; detail: string };
+      notes?: Record<string, unknown>;
+    }
+  | {
+      /**
+       * Deliver to no one: the message, as the step saw it with `edits` and `prepend`
+       * applied, is held whole in the quarantine (or, when an earlier step already kept an
+       * original there, that entry is kept with this reason too). Later steps do not run.
+       */
+      action: 'hold';
+      reason: QuarantineReason;
+      detail: string;
+      prepend?: string;
+      edits?: ContentEdit[];
       notes?: Record<string, unknown>;
     }
   | { action: 'reject' | 'tempfail'; reply: Reply; notes?: Record<string, unknown> };

@@ -4,6 +4,8 @@
 import type { Readable } from 'node:stream';
 
 export const INBOX = 'INBOX';
+/** Where junk is filed (RFC 6154 \Junk once IMAP serves folders); POP3 shows INBOX only. */
+export const JUNK = 'Junk';
 
 /** System flags (RFC 9051 §2.3.2) as bits of StoredMessage.flags. */
 export const MESSAGE_FLAGS = {
@@ -56,4 +58,9 @@ export interface MailboxStore {
    * are ignored), then removes the files no row references any more.
    */
   expunge(mailboxId: number, ids: readonly number[]): Promise<void>;
+  /**
+   * Deletes the messages of every user's mailbox called `name` (Junk) that arrived before
+   * `before` (unix ms), in bounded durable batches; returns how many went.
+   */
+  expireFolder(name: string, before: number): Promise<number>;
 }

@@ -1,5 +1,5 @@
 // The store, by role. Every role is an async interface (accounts.ts, mailboxes.ts,
-// deliveries.ts, queue.ts, keys.ts, grants.ts, quarantine.ts) with sqlite/ as one implementation
+// deliveries.ts, queue.ts, keys.ts, grants.ts, quarantine.ts, spam.ts) with sqlite/ as one implementation
 // (node:sqlite for metadata and small messages, files in blobs/ for larger ones); a PostgreSQL backend
 // implements the same interfaces and runs the same contract suite
 // (test/store/contract/). Nothing outside src/store/ imports src/store/sqlite/.
@@ -13,6 +13,7 @@ import type { QueueStore } from './queue.ts';
 import type { KeyStore } from './keys.ts';
 import type { GrantStore } from './grants.ts';
 import type { QuarantineStore } from './quarantine.ts';
+import type { SpamStore } from './spam.ts';
 import { openSqliteStore } from './sqlite/open.ts';
 import { DataDirError } from './errors.ts';
 
@@ -27,6 +28,7 @@ export interface Store {
   keys: KeyStore;
   grants: GrantStore;
   quarantine: QuarantineStore;
+  spam: SpamStore;
   /** Waits for deliveries in flight, then closes. */
   close(): Promise<void>;
 }

@@ -28,6 +28,17 @@ test('every origin and its steps, in order, as the README shows them', () => {
     keys: { activeDkimKeys: async () => [] },
     antivirus: { engines: [], action: 'reject', versions: new EngineVersions([]), failOpen: false, scanTimeoutMs: 1_000, scratchDir: '/nonexistent', maxBytes: 1 },
     attachments: Object.fromEntries((['inbound', 'outbound'] as const).map((direction) => [direction, { direction, action: 'reject', blockedExtensions: new Set<string>(), scratchDir: '/nonexistent', maxBytes: 1 }])) as never,
+    spam: {
+      models: { layers: async () => [], junkMode: async () => 'folder' },
+      rules: [],
+      scores: configSchema.parse({ hostname: 'mail.example.test' }).spam.scores,
+      thresholds: { junk: 3, quarantine: 9, reject: 9 },
+      minHam: 200,
+      minSpam: 200,
+      localDomains: async () => [],
+      scratchDir: '/nonexistent',
+      maxBytes: 1,
+    },
   });
   const code = Object.fromEntries(Object.entries(steps).map(([origin, list]) => [origin, list.map((step) => step.name)]));
   assert.deepEqual(readmeTable(), code);

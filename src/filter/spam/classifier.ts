@@ -11,7 +11,9 @@
 // with Q the chi-square survival function (even degrees of freedom). A score near 1 is
 // spam, near 0 ham, and near 0.5 the classifier does not know (both or neither).
 //
-// Counts live in TokenCounts (memory); the store keeps them per instance and per user.
+// Counts live in TokenCounts (a TokenTable in memory); the store keeps them per
+// instance and per user (src/store/spam.ts).
+import { dayOf, tokenHash, TokenTable, type TokenCount } from './token-table.ts';
 
 // Chosen on the SpamAssassin corpus (bench/spam.ts, 5 folds, seed 1; README, Spam
 // filter): SpamBayes' own defaults (0.45, 0.1, 150) gave AUC 0.99910 and 83.0 % recall at
@@ -21,49 +23,39 @@ export const PRIOR = 0.5;
 export const MIN_DEVIATION = 0.3;
 export const MAX_DISCRIMINATORS = 300;
 
-export interface TokenCount {
-  spam: number;
-  ham: number;
-}
+export type { TokenCount };
 
-/** What a model knows: message totals and per-feature counts. */
+/** What a model knows: message totals and per-feature counts (features by their tokenHash). */
 export interface TokenModel {
   readonly spamMessages: number;
   readonly hamMessages: number;
-  count(token: string): TokenCount | undefined;
+  count(hash: number): TokenCount | undefined;
 }
 
 export class TokenCounts implements TokenModel {
-  spamMessages = 0;
-  hamMessages = 0;
-  readonly #counts = new Map<string, TokenCount>();
+  spamMessages: number;
+  hamMessages: number;
+  readonly table: TokenTable;
 
-  count(token: string): TokenCount | undefined {
-    return this.#counts.get(token);
+  constructor(table = new TokenTable(), totals: { spamMessages: number; hamMessages: number } = { spamMessages: 0, hamMessages: 0 }) {
+    this.table = table;
+    this.spamMessages = totals.spamMessages;
+    this.hamMessages = totals.hamMessages;
+  }
+
+  count(hash: number): TokenCount | undefined {
+    return this.table.get(hash);
   }
 
   get size(): number {
-    return this.#counts.size;
+    return this.table.size;
   }
 
-  /** Learns one message's features as spam or ham; `-1` unlearns (a correction). */
-  learn(tokens: Iterable<string>, spam: boolean, weight: 1 | -1 = 1): void {
+  /** Learns one message's features as spam or ham on `day`; `-1` unlearns (a correction). */
+  learn(tokens: Iterable<string>, spam: boolean, weight: 1 | -1 = 1, day = dayOf(Date.now())): void {
     if (spam) this.spamMessages = Math.max(0, this.spamMessages + weight);
     else this.hamMessages = Math.max(0, this.hamMessages + weight);
-    for (const token of tokens) {
-      let count = this.#counts.get(token);
-      if (!count) {
-        if (weight < 0) continue;
-        this.#counts.set(token, (count = { spam: 0, ham: 0 }));
-      }
-      if (spam) count.spam = Math.max(0, count.spam + weight);
-      else count.ham = Math.max(0, count.ham + weight);
-      if (count.spam === 0 && count.ham === 0) this.#counts.delete(token);
-    }
-  }
-
-  entries(): IterableIterator<[string, TokenCount]> {
-    return this.#counts.entries();
+    for (const token of tokens) this.table.add(tokenHash(token), spam ? weight : 0, spam ? 0 : weight, day);
   }
 }
 
@@ -107,8 +99,9 @@ export function classify(tokens: Iterable<string>, models: readonly TokenModel[]
   for (const token of tokens) {
     let spam = 0;
     let ham = 0;
+    const hash = tokenHash(token);
     for (const model of models) {
-      const count = model.count(token);
+      const count = model.count(hash);
       if (count) {
         spam += count.spam;
         ham += count.ham;

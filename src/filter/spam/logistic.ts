@@ -1,15 +1,20 @@
 // The second half of the spam model: logistic regression over hashed features, as the
 // best filters of the TREC spam track did (Goodman and Yih 2006; Sculley's online
-// logistic regression). Each feature is hashed (FNV-1a) to one of 2^FEATURE_BITS
-// weights; a message's log-odds is the sum of its features' weights over √(n + 1), and
-// each learned message moves those weights by RATE · error / √(n + 1). Trained in
-// several shuffled passes (`trainAll`); afterwards a learned message is one step.
+// logistic regression). Each feature is hashed (FNV-1a, tokenHash) to one of
+// 2^FEATURE_BITS weights; a message's log-odds is the sum of its features' weights over
+// √(n + 1), and each learned message moves those weights by RATE · error / √(n + 1).
+// Trained in several shuffled passes (`trainAll`); afterwards a learned message is one step.
+//
+// Weights come in layers: the instance's dense array, and on top of it a user's sparse
+// corrections (only the weights that user's learning moved). A user's score sums both;
+// a user's learning moves only the user's layer, by the error of the sum.
 //
 // Why both this and the chi-square counts (model.ts): on the SpamAssassin corpus each
 // alone reached AUC 0.9995 and ~90 % recall at FPR ≤ 0.1 % (worst fold ~82 %), their
 // mean 0.99963 and 90.9 % (worst fold 85.5 %) (README, Spam filter).
 
 import { seededRandom, shuffleInPlace } from './seeded.ts';
+import { tokenHash } from './token-table.ts';
 
 /** 2^20 weights: 4 MiB as 32-bit floats. 2^18 lost 0.4 points of recall, 2^22 gained nothing. */
 export const FEATURE_BITS = 20;
@@ -18,49 +23,107 @@ export const TRAINING_PASSES = 20;
 
 const SIZE = 1 << FEATURE_BITS;
 
-/** FNV-1a over the UTF-16 code units, folded to FEATURE_BITS. */
+/** A feature's weight index: its tokenHash folded to FEATURE_BITS. */
 export function featureIndex(feature: string): number {
-  let h = 2166136261;
-  for (let i = 0; i < feature.length; i++) {
-    h ^= feature.charCodeAt(i);
-    h = Math.imul(h, 16777619);
-  }
-  return (h >>> 0) & (SIZE - 1);
+  return tokenHash(feature) & (SIZE - 1);
 }
 
 export function featureIndices(features: Iterable<string>): Uint32Array {
   return Uint32Array.from(features, featureIndex);
 }
 
-export class LogisticModel {
-  readonly weights: Float32Array;
+/** The non-zero weights, as stored: parallel arrays. */
+export interface WeightColumns {
+  indices: Uint32Array;
+  values: Float32Array;
+}
 
-  constructor(weights: Float32Array = new Float32Array(SIZE)) {
-    if (weights.length !== SIZE) throw new RangeError(`a logistic model has ${SIZE} weights, not ${weights.length}`);
-    this.weights = weights;
+export interface WeightLayer {
+  weight(index: number): number;
+  add(index: number, step: number): void;
+  columns(): WeightColumns;
+}
+
+/** The instance's weights: every index, 4 MiB. */
+export class DenseWeights implements WeightLayer {
+  readonly values: Float32Array;
+
+  constructor(values: Float32Array = new Float32Array(SIZE)) {
+    if (values.length !== SIZE) throw new RangeError(`a logistic model has ${SIZE} weights, not ${values.length}`);
+    this.values = values;
   }
 
-  /** P(spam) in (0, 1). */
-  score(indices: Uint32Array): number {
-    let z = 0;
-    for (const i of indices) z += this.weights[i]!;
-    return 1 / (1 + Math.exp(-z / Math.sqrt(indices.length + 1)));
+  static fromColumns(columns: WeightColumns): DenseWeights {
+    const weights = new DenseWeights();
+    columns.indices.forEach((index, i) => (weights.values[index & (SIZE - 1)] = columns.values[i]!));
+    return weights;
   }
 
-  /** One online step towards the message's label. */
-  learn(indices: Uint32Array, spam: boolean, rate = RATE): void {
-    const error = (spam ? 1 : 0) - this.score(indices);
-    const step = (rate * error) / Math.sqrt(indices.length + 1);
-    for (const i of indices) this.weights[i]! += step;
+  weight(index: number): number {
+    return this.values[index]!;
+  }
+
+  add(index: number, step: number): void {
+    this.values[index]! += step;
+  }
+
+  columns(): WeightColumns {
+    const indices: number[] = [];
+    for (let i = 0; i < SIZE; i++) if (this.values[i] !== 0) indices.push(i);
+    return { indices: Uint32Array.from(indices), values: Float32Array.from(indices, (i) => this.values[i]!) };
   }
 }
 
-/** Trains on labelled messages in TRAINING_PASSES passes, each in an order shuffled by `seed`. */
-export function trainAll(model: LogisticModel, messages: readonly { indices: Uint32Array; spam: boolean }[], seed = 1, passes = TRAINING_PASSES): void {
+/** A user's corrections: only the weights their learning moved. */
+export class SparseWeights implements WeightLayer {
+  readonly #values = new Map<number, number>();
+
+  static fromColumns(columns: WeightColumns): SparseWeights {
+    const weights = new SparseWeights();
+    columns.indices.forEach((index, i) => weights.#values.set(index & (SIZE - 1), columns.values[i]!));
+    return weights;
+  }
+
+  get size(): number {
+    return this.#values.size;
+  }
+
+  weight(index: number): number {
+    return this.#values.get(index) ?? 0;
+  }
+
+  add(index: number, step: number): void {
+    // Rounded as the dense array and the store round: a saved layer scores as it did.
+    this.#values.set(index, Math.fround((this.#values.get(index) ?? 0) + step));
+  }
+
+  columns(): WeightColumns {
+    const indices = Uint32Array.from([...this.#values.keys()].sort((a, b) => a - b));
+    return { indices, values: Float32Array.from(indices, (i) => this.#values.get(i)!) };
+  }
+}
+
+/** P(spam) in (0, 1) under the sum of the layers. */
+export function logisticScore(layers: readonly WeightLayer[], indices: Uint32Array): number {
+  let z = 0;
+  for (const layer of layers) for (const i of indices) z += layer.weight(i);
+  return 1 / (1 + Math.exp(-z / Math.sqrt(indices.length + 1)));
+}
+
+/** One online step towards the message's label, scored under `layers`, moving only the last layer. */
+export function logisticLearn(layers: readonly WeightLayer[], indices: Uint32Array, spam: boolean, rate = RATE): void {
+  const error = (spam ? 1 : 0) - logisticScore(layers, indices);
+  const step = (rate * error) / Math.sqrt(indices.length + 1);
+  const target = layers.at(-1)!;
+  for (const i of indices) target.add(i, step);
+}
+
+/** Trains on labelled messages in TRAINING_PASSES passes, each in an order shuffled by `seed`; only the last layer moves. */
+export function trainAll(layers: readonly WeightLayer[], messages: readonly { indices: Uint32Array; spam: boolean }[], seed = 1, passes = TRAINING_PASSES): void {
   const order = messages.map((_, i) => i);
   const random = seededRandom(seed);
   for (let pass = 0; pass < passes; pass++) {
     shuffleInPlace(order, random);
-    for (const i of order) model.learn(messages[i]!.indices, messages[i]!.spam);
+    for (const i of order) logisticLearn(layers, messages[i]!.indices, messages[i]!.spam);
   }
 }

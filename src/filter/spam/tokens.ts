@@ -42,9 +42,29 @@ export interface TokenOptions {
   maxBytes: number;
 }
 
+/** What the spam step reads of a message: its features, and for the rules its header fields and text. */
+export interface MessageReading {
+  tokens: Set<string>;
+  /** The top-level header fields, encoded words decoded. */
+  fields: { name: string; value: string }[];
+  /** The text parts as read (HTML as text), lower-cased, at most MAX_RULE_TEXT characters; '' unless asked for. */
+  text: string;
+}
+
+/** Characters of text kept for the rules. */
+export const MAX_RULE_TEXT = 1024 * 1024;
+
 /** The features of a message, each once. */
 export async function messageTokens(message: MessageSource, options: TokenOptions): Promise<Set<string>> {
+  return (await readMessage(message, options)).tokens;
+}
+
+/** The features of a message and, with `withText`, its fields and text for the rules. */
+export async function readMessage(message: MessageSource, options: TokenOptions & { withText?: boolean }): Promise<MessageReading> {
   const tokens = new Set<string>();
+  const fields: { name: string; value: string }[] = [];
+  const texts: string[] = [];
+  let textLength = 0;
   const add = (token: string) => {
     if (tokens.size < MAX_TOKENS) tokens.add(token);
   };
@@ -57,7 +77,12 @@ export async function messageTokens(message: MessageSource, options: TokenOption
       add(named('mime', event.problem));
       continue;
     }
-    if (event.depth === 0) headerTokens(event.fields, add);
+    if (event.depth === 0) {
+      headerTokens(event.fields, add);
+      if (options.withText) {
+        for (const field of event.fields) fields.push({ name: field.name, value: decodeEncodedWords(decodeUnlabelled(field.value)) });
+      }
+    }
     add(named('type', event.mediaType));
     if (event.structure !== 'leaf') continue;
     for (const name of event.names) {
@@ -71,8 +96,13 @@ export async function messageTokens(message: MessageSource, options: TokenOption
     if (event.mediaType === 'text/html') text = htmlText(text, add);
     else for (const url of text.matchAll(URL)) urlTokens(url[1]!, add);
     textTokens(text, '', add);
+    if (options.withText && textLength < MAX_RULE_TEXT) {
+      const kept = text.slice(0, MAX_RULE_TEXT - textLength).toLowerCase();
+      texts.push(kept);
+      textLength += kept.length + 1;
+    }
   }
-  return tokens;
+  return { tokens, fields, text: texts.join('\n') };
 }
 
 /** The words of the fields that matter, each prefixed by its field's name. */

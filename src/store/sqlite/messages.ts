@@ -38,6 +38,9 @@ interface Committed {
   freedFiles: string[];
 }
 
+/** Messages deleted per transaction by expireFolder(). */
+const EXPIRE_BATCH = 500;
+
 export class SqliteMessageStore implements MailboxStore, DeliveryStore {
   readonly #db: Db;
   readonly #contents: MessageContents;
@@ -186,6 +189,22 @@ export class SqliteMessageStore implements MailboxStore, DeliveryStore {
       return this.#contents.unreferenced(blobs);
     });
     await this.removeBlobs(files);
+  }
+
+  async expireFolder(name: string, before: number): Promise<number> {
+    const oldest = this.#db.prepare(
+      `SELECT m.id, m.mailbox_id FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id
+        WHERE b.name = ? AND m.received_at < ? ORDER BY m.received_at LIMIT ?`,
+    );
+    let total = 0;
+    for (;;) {
+      const rows = oldest.all(name, before, EXPIRE_BATCH) as { id: number; mailbox_id: number }[];
+      const byMailbox = new Map<number, number[]>();
+      for (const row of rows) byMailbox.set(row.mailbox_id, [...(byMailbox.get(row.mailbox_id) ?? []), row.id]);
+      for (const [mailboxId, ids] of byMailbox) await this.expunge(mailboxId, ids);
+      total += rows.length;
+      if (rows.length < EXPIRE_BATCH) return total;
+    }
   }
 
   /**

@@ -152,4 +152,29 @@ export const migrations: readonly string[] = [
 
   ALTER TABLE messages ADD COLUMN scanned_with TEXT NOT NULL DEFAULT '';
   `,
+  // v8: the spam classifier's models (src/store/spam.ts): the instance's (scope 0) and
+  // each user's, token counts and weights as packed arrays (sqlite/spam.ts); and each
+  // user's choice of where junk goes. A user's model and choice go with the user.
+  `
+  CREATE TABLE spam_models (
+    scope          INTEGER PRIMARY KEY,         -- 0 = the instance, else users.id
+    spam_messages  INTEGER NOT NULL,
+    ham_messages   INTEGER NOT NULL,
+    tokens         BLOB NOT NULL,               -- 14 octets a feature: hash, spam, ham (u32 LE), seen day (u16 LE)
+    weights        BLOB NOT NULL,               -- 8 octets a non-zero weight: index (u32 LE), value (f32 LE)
+    version        INTEGER NOT NULL,
+    updated_at     INTEGER NOT NULL
+  ) STRICT;
+
+  CREATE TABLE spam_users (
+    user_id         INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+    junk            TEXT NOT NULL CHECK (junk IN ('folder', 'inbox', 'digest')),
+    digest_sent_at  INTEGER NOT NULL DEFAULT 0
+  ) STRICT;
+
+  CREATE TRIGGER spam_models_of_removed_user AFTER DELETE ON users
+  BEGIN
+    DELETE FROM spam_models WHERE scope = old.id;
+  END;
+  `,
 ];

@@ -9,6 +9,7 @@ import { SqliteMessageStore } from './messages.ts';
 import { SqliteQueueStore } from './queue.ts';
 import { SqliteGrantStore } from './grants.ts';
 import { SqliteQuarantineStore } from './quarantine.ts';
+import { SqliteSpamStore } from './spam.ts';
 import { BlobStore } from '../blobs.ts';
 import { MessageContents } from './contents.ts';
 import type { Store } from '../store.ts';
@@ -44,6 +45,7 @@ export function openSqliteStore(
     keys: new SqliteKeyStore(db),
     grants: new SqliteGrantStore(db),
     quarantine: new SqliteQuarantineStore(db, contents),
+    spam: new SqliteSpamStore(db),
     close: async () => {
       await messages.idle();
       db.close();

@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { chi2Q, classify, featureProbability, TokenCounts } from '../../../src/filter/spam/classifier.ts';
 import { messageTokens } from '../../../src/filter/spam/tokens.ts';
 import { SpamModel } from '../../../src/filter/spam/model.ts';
-import { featureIndex, LogisticModel } from '../../../src/filter/spam/logistic.ts';
+import { DenseWeights, featureIndex } from '../../../src/filter/spam/logistic.ts';
+import { TokenTable, tokenHash } from '../../../src/filter/spam/token-table.ts';
 
 const options = { scratchDir: tmpdir(), maxBytes: 1024 * 1024 };
 const tokensOf = (raw: string) => messageTokens(Buffer.from(raw), options);
@@ -123,7 +124,47 @@ test('the logistic half and the combined model: trained in passes they separate;
   const before = model.score(odd).logistic;
   model.learn(odd, true);
   assert.ok(model.score(odd).logistic > before, 'one step towards spam');
-  assert.throws(() => new LogisticModel(new Float32Array(10)), RangeError);
+  assert.throws(() => new DenseWeights(new Float32Array(10)), RangeError);
   assert.equal(featureIndex('subject:free'), featureIndex('subject:free'));
   assert.ok(featureIndex('subject:free') < 2 ** 20);
+});
+
+test('a user\'s layer: per-user learning changes only that user\'s scores, and survives saving and loading', async () => {
+  const messages: { features: Set<string>; spam: boolean }[] = [];
+  for (let i = 0; i < 30; i++) {
+    messages.push({ features: await tokensOf(messageOf('special offer', SPAM_WORDS, i)), spam: true });
+    messages.push({ features: await tokensOf(messageOf('patch review', HAM_WORDS, i)), spam: false });
+  }
+  const instance = new SpamModel();
+  instance.train(messages, 1);
+  const alice = new SpamModel({ sparse: true });
+  const newsletter = await tokensOf(messageOf('weekly newsletter', ['newsletter', 'digest', 'weekly', 'issue', 'kernel'], 1));
+  const before = instance.score(newsletter).score;
+  for (let i = 0; i < 5; i++) alice.learn(newsletter, true, [instance]);
+  const forAlice = alice.score(newsletter, [instance]).score;
+  assert.ok(forAlice > before + 0.3, `alice: ${before} -> ${forAlice}`);
+  assert.equal(instance.score(newsletter).score, before, 'the instance (everyone else) is unchanged');
+
+  const reloaded = SpamModel.fromData(alice.toData(), { sparse: true });
+  assert.equal(reloaded.score(newsletter, [instance]).score, forAlice);
+  const instanceAgain = SpamModel.fromData(instance.toData());
+  assert.equal(instanceAgain.score(newsletter).score, before);
+});
+
+test('the token table: counts by hash, growth past half full, pruning the rarest and oldest first', () => {
+  const table = new TokenTable(4);
+  for (let i = 0; i < 5000; i++) table.add(tokenHash(`w${i}`), 1, i % 3 === 0 ? 1 : 0, 100 + (i % 7));
+  assert.equal(table.size, 5000);
+  assert.deepEqual(table.get(tokenHash('w3')), { spam: 1, ham: 1 });
+  assert.equal(table.get(tokenHash('absent')), undefined);
+  table.add(tokenHash('w3'), -5, 0, 200);
+  assert.deepEqual(table.get(tokenHash('w3')), { spam: 0, ham: 1 }, 'never below zero');
+  for (let i = 0; i < 10; i++) table.add(tokenHash('common'), 1, 0, 50);
+  const dropped = table.prune(100);
+  assert.equal(dropped, 4901);
+  assert.equal(table.columns().hashes.length, 100);
+  assert.deepEqual(table.get(tokenHash('common')), { spam: 10, ham: 0 }, 'the most frequent is kept, however old');
+  const kept = table.columns();
+  assert.ok(kept.seen.every((day, i) => kept.hashes[i] === tokenHash('common') || day >= 100), 'rare ones kept are the most recent');
+  assert.ok([...kept.hashes].every((hash, i) => kept.spam[i]! + kept.ham[i]! >= 1));
 });
