@@ -29,7 +29,8 @@ import { AuthLockout } from '../policy/access/lockout.ts';
 import { createMsaHandler } from '../msa/handler.ts';
 import { createOutboundQueue } from '../queue/scheduler.ts';
 import { DnsblChecker, dnsblReply } from '../policy/dnsbl/index.ts';
-import { spamStepOptions } from './spam.ts';
+import { reportSpam, spamStepOptions } from './spam.ts';
+import { startJunkHousekeeping } from './junk.ts';
 import { createResolver } from '../dns/resolver.ts';
 import { mailauthResolver } from '../policy/spf/resolver.ts';
 import { cachingLookups } from '../dns/cache.ts';
@@ -98,6 +99,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
   if (orphans.length > 0) logger.info({ count: orphans.length }, 'removed orphan message files');
   outbound.start();
   const expiry = startQuarantineExpiry(store.quarantine, config.quarantine.keep, logger.child({ role: 'quarantine' }));
+  const junk = startJunkHousekeeping({ ...store, intake }, config.spam.junk_keep, logger.child({ role: 'spam' }));
+  await reportSpam(config, store.spam, logger.child({ role: 'spam' }));
   await reportAntivirus(antivirus, logger.child({ role: 'antivirus' }));
   logger.info(
     { hostname: config.hostname, listeners: listeners.map((l) => `${l.role}=${formatEndpoint(l.endpoint)}`) },
@@ -117,6 +120,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
         logger.warn({ timeoutMs: DRAIN_TIMEOUT_MS }, 'sessions still open after the drain timeout; closing anyway');
       }
       await expiry.stop();
+      await junk.stop();
       await closeAntivirus(antivirus);
       await store.close();
       logger.info('stopped');

@@ -2,6 +2,7 @@
 // reloaded when `kakitome spam train|learn` saved a new version), the step's settings
 // from [spam], and the expiry of Junk.
 import { join } from 'node:path';
+import type { Logger } from 'pino';
 import type { Config } from '../config/schema.ts';
 import { keywordPattern } from '../config/pattern.ts';
 import { SpamModel } from '../filter/spam/model.ts';
@@ -126,4 +127,20 @@ function cachedFor<T>(ttlMs: number, load: () => Promise<T>): () => Promise<T> {
     }
     return value;
   };
+}
+
+/** What serve says about the spam filter at start: off, abstaining until trained, or ready. */
+export async function reportSpam(config: Pick<Config, 'spam'>, store: Pick<SpamStore, 'list'>, logger: Logger): Promise<void> {
+  if (!config.spam.enabled) {
+    logger.warn('spam.enabled is false: mail on port 25 is not scored for spam');
+    return;
+  }
+  const instance = (await store.list()).find((model) => model.scope === INSTANCE_SCOPE);
+  const trained = { spam: instance?.spamMessages ?? 0, ham: instance?.hamMessages ?? 0 };
+  const rules = config.spam.rule.length;
+  if (trained.ham < config.spam.min_ham || trained.spam < config.spam.min_spam) {
+    logger.info({ ...trained, rules }, `spam classifier abstains until trained on ${config.spam.min_ham} ham and ${config.spam.min_spam} spam (kakitome spam train); rules act meanwhile`);
+  } else {
+    logger.info({ ...trained, features: instance?.tokens, rules }, 'spam classifier ready');
+  }
 }

@@ -11,6 +11,7 @@ import { registerServeCommand } from './serve.ts';
 import { registerUserCommands } from './user.ts';
 import { registerQueueCommands } from './queue.ts';
 import { registerQuarantineCommands } from './quarantine.ts';
+import { registerSpamCommands } from './spam.ts';
 import { registerDkimCommands } from './dkim.ts';
 import { dnsRecordsText } from './domain.ts';
 import { openStore } from '../store/store.ts';
@@ -70,6 +71,7 @@ function buildProgram(): Command {
   registerUserCommands(program);
   registerQueueCommands(program);
   registerQuarantineCommands(program);
+  registerSpamCommands(program);
   registerDkimCommands(program);
 
   // SPEC: every subcommand takes --config FILE, before or after the subcommand name.

@@ -4,6 +4,8 @@ import { normaliseDomain, parseMailAddress } from '../mail/address.ts';
 import { checkPasswordPolicy, generatePassword, hashPassword } from '../auth/password.ts';
 import { checkApopSecret, generateApopSecret } from '../auth/apop-secret.ts';
 import { AccountError } from '../store/accounts.ts';
+import { JUNK_MODES, type JunkMode } from '../store/spam.ts';
+import { CliError } from './errors.ts';
 import { withStore } from './context.ts';
 import { print, printTable, readFirstLineOfStdin } from './io.ts';
 import { awaitingText, filledBy, roleAliasLine } from './role-aliases.ts';
@@ -19,7 +21,7 @@ async function obtainPassword(fromStdin: boolean): Promise<{ password: string; g
 }
 
 export function registerUserCommands(program: Command): void {
-  const user = program.command('user').description('mailbox users: add, list, remove, passwd, apop');
+  const user = program.command('user').description('mailbox users: add, list, remove, passwd, apop, junk');
 
   user
     .command('add <address>')
@@ -95,6 +97,24 @@ export function registerUserCommands(program: Command): void {
         if (!opts.secretStdin) print(`apop secret: ${secret}`);
       });
     });
+
+  user
+    .command('junk <address> [mode]')
+    .description('where junk goes for this user: folder (the Junk mailbox, for IMAP), inbox (INBOX with [SPAM] before the Subject, for POP3), digest (Junk, plus a daily list in INBOX); without MODE, prints it')
+    .action((input: string, mode: string | undefined, _opts, cmd: Command) =>
+      withStore(cmd, async ({ store }) => {
+        const address = parseMailAddress(input).address;
+        const record = await store.accounts.getUser(address);
+        if (!record) throw new AccountError(`no such user: ${address}`);
+        if (mode === undefined) {
+          print(`${address}: junk ${await store.spam.junkMode(record.id)}`);
+          return;
+        }
+        if (!JUNK_MODES.includes(mode as JunkMode)) throw new CliError(`junk mode must be one of ${JUNK_MODES.join(', ')}, got ${JSON.stringify(mode)}`);
+        await store.spam.setJunkMode(record.id, mode as JunkMode);
+        print(`${address}: junk ${mode}`);
+      }),
+    );
 
   const alias = program.command('alias').description('aliases and simple forwarding: add, list, remove');
 

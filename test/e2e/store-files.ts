@@ -2,8 +2,9 @@
 // instance: the sqlite index opened read-only, and each message's content from the
 // database (message_contents) or its file, through the store's own path rules
 // (src/store/blobs.ts). Only for tests about storage itself
-// (durability after kill -9: the index row and the file agree); every other
-// end-to-end test looks at a mailbox the way its user does, over POP3 (mailbox.ts).
+// (durability after kill -9: the index row and the file agree) and for folders no
+// protocol shows yet (Junk, until IMAP); every other end-to-end test looks at a
+// mailbox the way its user does, over POP3 (mailbox.ts).
 import { DatabaseSync } from 'node:sqlite';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -42,7 +43,7 @@ function blobStoreOf(dataDir: string): BlobStore {
   return store;
 }
 
-function rowsOf(dataDir: string, address: string): MessageRow[] {
+function rowsOf(dataDir: string, address: string, mailbox: string): MessageRow[] {
   const file = join(dataDir, 'kakitome.db');
   if (!existsSync(file)) throw new Error(`no store at ${file}`);
   const db = new DatabaseSync(file, { readOnly: true, timeout: 5000 });
@@ -54,19 +55,19 @@ function rowsOf(dataDir: string, address: string): MessageRow[] {
         `SELECT m.uid AS uid, m.size AS size, m.blob AS blob, c.content AS content
            FROM messages m JOIN mailboxes b ON m.mailbox_id = b.id
            LEFT JOIN message_contents c ON c.name = m.blob
-          WHERE b.user_id = ? AND b.name = 'INBOX'
+          WHERE b.user_id = ? AND b.name = ?
           ORDER BY m.uid`,
       )
-      .all(user.id as number) as unknown as MessageRow[];
+      .all(user.id as number, mailbox) as unknown as MessageRow[];
   } finally {
     db.close();
   }
 }
 
-/** The messages in ADDRESS's INBOX, in UID order. */
-export async function storedMessagesOf(instance: Instance, address: string): Promise<StoredFile[]> {
+/** The messages in ADDRESS's INBOX (or another of its mailboxes), in UID order. */
+export async function storedMessagesOf(instance: Instance, address: string, mailbox = 'INBOX'): Promise<StoredFile[]> {
   const dataDir = dataDirOf(instance);
-  const rows = rowsOf(dataDir, address);
+  const rows = rowsOf(dataDir, address, mailbox);
   if (rows.length === 0) return [];
   const blobs = blobStoreOf(dataDir);
   return Promise.all(
@@ -86,14 +87,14 @@ export async function waitForStoredMessages(
   instance: Instance,
   address: string,
   done: (messages: StoredFile[]) => boolean,
-  { timeoutMs = 10_000, what = 'the expected messages' }: { timeoutMs?: number; what?: string } = {},
+  { timeoutMs = 10_000, what = 'the expected messages', mailbox = 'INBOX' }: { timeoutMs?: number; what?: string; mailbox?: string } = {},
 ): Promise<StoredFile[]> {
   const deadline = Date.now() + timeoutMs;
   let last: StoredFile[] = [];
   let lastError: unknown;
   for (;;) {
     try {
-      last = await storedMessagesOf(instance, address);
+      last = await storedMessagesOf(instance, address, mailbox);
       lastError = undefined;
       if (done(last)) return last;
     } catch (error) {

@@ -53,9 +53,14 @@ export class TokenCounts implements TokenModel {
 
   /** Learns one message's features as spam or ham on `day`; `-1` unlearns (a correction). */
   learn(tokens: Iterable<string>, spam: boolean, weight: 1 | -1 = 1, day = dayOf(Date.now())): void {
+    this.learnHashes(Array.from(tokens, tokenHash), spam, weight, day);
+  }
+
+  /** learn() of features given by their tokenHash. */
+  learnHashes(hashes: Iterable<number>, spam: boolean, weight: 1 | -1 = 1, day = dayOf(Date.now())): void {
     if (spam) this.spamMessages = Math.max(0, this.spamMessages + weight);
     else this.hamMessages = Math.max(0, this.hamMessages + weight);
-    for (const token of tokens) this.table.add(tokenHash(token), spam ? weight : 0, spam ? 0 : weight, day);
+    for (const hash of hashes) this.table.add(hash, spam ? weight : 0, spam ? 0 : weight, day);
   }
 }
 
@@ -76,8 +81,8 @@ export function featureProbability(
 export interface Classification {
   /** In [0, 1]: 1 spam, 0 ham, 0.5 unknown. */
   score: number;
-  /** The features that decided it, most extreme first (for X-Spam tokens and the log). */
-  clues: Array<{ token: string; probability: number }>;
+  /** The features that decided it (by tokenHash), most extreme first. */
+  clues: Array<{ hash: number; probability: number }>;
 }
 
 /** Scores a message's features against one or more models whose counts add (the instance's, then a user's). */
@@ -91,15 +96,19 @@ export interface ClassifierParameters {
 export const DEFAULT_PARAMETERS: ClassifierParameters = { strength: STRENGTH, prior: PRIOR, minDeviation: MIN_DEVIATION, maxDiscriminators: MAX_DISCRIMINATORS };
 
 export function classify(tokens: Iterable<string>, models: readonly TokenModel[], parameters: ClassifierParameters = DEFAULT_PARAMETERS): Classification {
+  return classifyHashes(Array.from(tokens, tokenHash), models, parameters);
+}
+
+/** classify() of features given by their tokenHash. */
+export function classifyHashes(hashes: Iterable<number>, models: readonly TokenModel[], parameters: ClassifierParameters = DEFAULT_PARAMETERS): Classification {
   const totals = {
     spamMessages: models.reduce((n, m) => n + m.spamMessages, 0),
     hamMessages: models.reduce((n, m) => n + m.hamMessages, 0),
   };
-  const clues: Array<{ token: string; probability: number }> = [];
-  for (const token of tokens) {
+  const clues: Array<{ hash: number; probability: number }> = [];
+  for (const hash of new Set(hashes)) {
     let spam = 0;
     let ham = 0;
-    const hash = tokenHash(token);
     for (const model of models) {
       const count = model.count(hash);
       if (count) {
@@ -109,9 +118,9 @@ export function classify(tokens: Iterable<string>, models: readonly TokenModel[]
     }
     if (spam + ham === 0) continue;
     const probability = featureProbability({ spam, ham }, totals, parameters);
-    if (Math.abs(probability - 0.5) >= parameters.minDeviation) clues.push({ token, probability });
+    if (Math.abs(probability - 0.5) >= parameters.minDeviation) clues.push({ hash, probability });
   }
-  clues.sort((a, b) => Math.abs(b.probability - 0.5) - Math.abs(a.probability - 0.5) || (a.token < b.token ? -1 : 1));
+  clues.sort((a, b) => Math.abs(b.probability - 0.5) - Math.abs(a.probability - 0.5) || a.hash - b.hash);
   const used = clues.slice(0, parameters.maxDiscriminators);
   if (used.length === 0) return { score: 0.5, clues: [] };
   let hamSum = 0;

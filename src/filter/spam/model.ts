@@ -8,9 +8,21 @@
 // Models come in layers: the instance's, and a user's on top (per-user learning). A
 // user's counts add to the instance's; a user's weights are corrections on top of the
 // instance's. Learning for a user changes only the user's layer.
-import { classify, TokenCounts, type Classification } from './classifier.ts';
-import { DenseWeights, featureIndices, logisticLearn, logisticScore, SparseWeights, trainAll, type WeightColumns, type WeightLayer } from './logistic.ts';
-import { dayOf, TokenTable, type TokenColumns } from './token-table.ts';
+import { classifyHashes, TokenCounts, type Classification } from './classifier.ts';
+import { DenseWeights, FEATURE_BITS, featureIndices, logisticLearn, logisticScore, SparseWeights, trainAll, type WeightColumns, type WeightLayer } from './logistic.ts';
+import { dayOf, tokenHash, TokenTable, type TokenColumns } from './token-table.ts';
+
+/** A message for training, as the hashes of its features. */
+export interface HashedMessage {
+  hashes: Uint32Array;
+  spam: boolean;
+}
+
+const FEATURE_MASK = (1 << FEATURE_BITS) - 1;
+
+export function featureHashes(features: Iterable<string>): Uint32Array {
+  return Uint32Array.from(features, tokenHash);
+}
 
 export interface SpamScore {
   /** In [0, 1]: the mean of the two models. */
@@ -54,15 +66,25 @@ export class SpamModel {
 
   /** Learns a batch (training): the counts once per message, the weights in shuffled passes; `below` are the layers under this one. */
   train(messages: readonly { features: Set<string>; spam: boolean }[], seed = 1, below: readonly SpamModel[] = [], day = dayOf(Date.now())): void {
-    for (const message of messages) this.counts.learn(message.features, message.spam, 1, day);
+    this.trainHashed(messages.map((message) => ({ hashes: featureHashes(message.features), spam: message.spam })), seed, below, day);
+  }
+
+  /** train() of messages kept as their features' hashes (featureHashes): ~4 octets a feature instead of a string. */
+  trainHashed(messages: readonly HashedMessage[], seed = 1, below: readonly SpamModel[] = [], day = dayOf(Date.now())): void {
+    for (const message of messages) this.counts.learnHashes(message.hashes, message.spam, 1, day);
     const layers = [...below.map((model) => model.weights), this.weights];
-    trainAll(layers, messages.map((message) => ({ indices: featureIndices(message.features), spam: message.spam })), seed);
+    trainAll(layers, messages.map((message) => ({ indices: message.hashes.map((hash) => hash & FEATURE_MASK), spam: message.spam })), seed);
   }
 
   /** Learns one message (a correction, `spam learn`), by its error under `below` and this layer. */
   learn(features: Set<string>, spam: boolean, below: readonly SpamModel[] = [], day = dayOf(Date.now())): void {
-    this.counts.learn(features, spam, 1, day);
-    logisticLearn([...below.map((model) => model.weights), this.weights], featureIndices(features), spam);
+    this.learnHashed(featureHashes(features), spam, below, day);
+  }
+
+  /** learn() of a message given as its features' hashes. */
+  learnHashed(hashes: Uint32Array, spam: boolean, below: readonly SpamModel[] = [], day = dayOf(Date.now())): void {
+    this.counts.learnHashes(hashes, spam, 1, day);
+    logisticLearn([...below.map((model) => model.weights), this.weights], hashes.map((hash) => hash & FEATURE_MASK), spam);
   }
 
   /** Keeps at most `max` features (README, Spam filter: pruning); returns how many went. */
@@ -77,8 +99,13 @@ export class SpamModel {
 
 /** The score under several layers (the instance's, then a user's): counts add, weights add. */
 export function scoreLayers(layers: readonly SpamModel[], features: Set<string>): SpamScore {
-  const chiSquare = classify(features, layers.map((model) => model.counts));
-  const logistic = logisticScore(layers.map((model) => model.weights), featureIndices(features));
+  return scoreHashed(layers, featureHashes(features));
+}
+
+/** scoreLayers() of features given by their hashes (featureHashes). */
+export function scoreHashed(layers: readonly SpamModel[], hashes: Uint32Array): SpamScore {
+  const chiSquare = classifyHashes(hashes, layers.map((model) => model.counts));
+  const logistic = logisticScore(layers.map((model) => model.weights), hashes.map((hash) => hash & FEATURE_MASK));
   return { score: (chiSquare.score + logistic) / 2, chiSquare, logistic };
 }
 
