@@ -109,7 +109,7 @@ export class Intake {
       mailFrom: message.mailFrom,
       queueOrigin,
       notBefore: message.notBefore,
-      variants: held ? [] : await recipientCopies(draft.content, draft.recipients),
+      variants: held ? [] : await recipientCopies(draft.content, draft.topOctets, draft.recipients),
       ...(typeof scannedWith === 'string' ? { scannedWith } : {}),
       ...(message.release === undefined ? {} : { release: message.release }),
       ...(quarantine

@@ -33,7 +33,7 @@ export async function runPipeline(
   start: { content: MessageContent; recipients: readonly PlannedRecipient[] },
   context: IntakeContext,
 ): Promise<PipelineResult> {
-  let draft: Draft = { original: start.content, content: start.content, recipients: start.recipients, notes: {} };
+  let draft: Draft = { original: start.content, content: start.content, recipients: start.recipients, notes: {}, topOctets: 0 };
   const ran: string[] = [];
   let quarantine: Quarantined | undefined;
   for (const step of steps) {
@@ -43,10 +43,11 @@ export async function runPipeline(
       return { action: verdict.action, reply: verdict.reply, step: step.name, notes: { ...draft.notes, ...verdict.notes } };
     }
     if (verdict.action === 'hold') {
-      const seen = applyModify(draft, { action: 'modify', ...(verdict.edits ? { edits: verdict.edits } : {}), ...(verdict.prepend ? { prepend: verdict.prepend } : {}), ...(verdict.notes ? { notes: verdict.notes } : {}) });
+      const seen = applyModify(draft, { action: 'modify', ...(verdict.edits ? { edits: verdict.edits } : {}), ...(verdict.notes ? { notes: verdict.notes } : {}) });
+      const content = verdict.fields ? belowTop(seen.content, seen.topOctets, verdict.fields) : seen.content;
       const held = quarantine
         ? { ...quarantine, detail: `${quarantine.detail}; ${verdict.reason}: ${verdict.detail}` }
-        : { content: seen.content, reason: verdict.reason, detail: `${verdict.reason}: ${verdict.detail}` };
+        : { content, reason: verdict.reason, detail: `${verdict.reason}: ${verdict.detail}` };
       return { action: 'hold', draft: { ...seen, recipients: [] }, steps: ran, quarantine: held };
     }
     if (verdict.action === 'modify') {
@@ -91,7 +92,13 @@ function applyModify(draft: Draft, verdict: Extract<StepVerdict, { action: 'modi
     content,
     recipients: verdict.recipients ? changeRecipients(draft.recipients, verdict.recipients) : draft.recipients,
     notes: verdict.notes ? { ...draft.notes, ...verdict.notes } : draft.notes,
+    topOctets: draft.topOctets + Buffer.byteLength(verdict.prepend ?? ''),
   };
+}
+
+/** `fields` inserted below the `topOctets` of this host's trace fields. */
+export function belowTop(content: MessageContent, topOctets: number, fields: string): MessageContent {
+  return content.edit([{ start: topOctets, end: topOctets, insert: Buffer.from(fields) }]);
 }
 
 function changeRecipients(recipients: readonly PlannedRecipient[], changes: readonly RecipientChange[]): PlannedRecipient[] {

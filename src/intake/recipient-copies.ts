@@ -1,16 +1,18 @@
 // The copies a delivery writes: recipients whose copy differs — their own header fields
-// on top (a spam score computed with a user's own model), or a tag before the Subject
+// below this host's trace fields (a spam score computed with a user's own model), or a
+// tag before the Subject
 // (junk for a POP3 reader) — get their own variant of the content; everyone else shares one.
 import { parseHeaderSection } from '../mail/header.ts';
 import type { MessageContent } from './content.ts';
 import type { PlannedRecipient } from './step.ts';
+import { belowTop } from './pipeline.ts';
 
 export interface Copy {
   content: MessageContent;
   recipients: PlannedRecipient[];
 }
 
-export async function recipientCopies(content: MessageContent, recipients: readonly PlannedRecipient[]): Promise<Copy[]> {
+export async function recipientCopies(content: MessageContent, topOctets: number, recipients: readonly PlannedRecipient[]): Promise<Copy[]> {
   const groups = new Map<string, PlannedRecipient[]>();
   for (const recipient of recipients) {
     const tag = recipient.kind === 'mailbox' ? (recipient.subjectTag ?? '') : '';
@@ -22,8 +24,8 @@ export async function recipientCopies(content: MessageContent, recipients: reado
   const copies: Copy[] = [];
   for (const [key, members] of groups) {
     const [fields, tag] = key.split('\0') as [string, string];
-    let copy = tag === '' ? content : await taggedSubject(content, tag);
-    if (fields !== '') copy = copy.prepend(fields);
+    let copy = fields === '' ? content : belowTop(content, topOctets, fields);
+    if (tag !== '') copy = await taggedSubject(copy, tag);
     copies.push({ content: copy, recipients: members });
   }
   return copies;

@@ -16,7 +16,7 @@ export interface MailboxRecipient {
   folder: string;
   flags: MessageFlag[];
   keywords: string[];
-  /** Header fields (CRLF-terminated) only this recipient's copy gets on top, e.g. its spam score. */
+  /** Header fields (CRLF-terminated) only this recipient's copy gets, below this host's trace fields, e.g. its spam score. */
   fields?: string;
   /** Put before this recipient's Subject, e.g. "[SPAM]". */
   subjectTag?: string;
@@ -26,7 +26,7 @@ export interface MailboxRecipient {
 export interface RemoteRecipient {
   kind: 'remote';
   address: string;
-  /** Header fields only this recipient's copy gets on top. */
+  /** Header fields only this recipient's copy gets, below this host's trace fields. */
   fields?: string;
 }
 
@@ -67,6 +67,12 @@ export interface Draft {
   readonly recipients: readonly PlannedRecipient[];
   /** Facts earlier steps recorded for the log and for later steps (e.g. auth results). */
   readonly notes: Readonly<Record<string, unknown>>;
+  /**
+   * Octets of header fields the steps put on top (this host's trace fields: Received,
+   * Authentication-Results): per-recipient fields go just below them. Steps edit only
+   * below them (the message as it arrived).
+   */
+  readonly topOctets: number;
 }
 
 /** A change to one recipient's copy: a local user's (by id) or a remote address's. */
@@ -92,14 +98,15 @@ export type StepVerdict =
     }
   | {
       /**
-       * Deliver to no one: the message, as the step saw it with `edits` and `prepend`
-       * applied, is held whole in the quarantine (or, when an earlier step already kept an
-       * original there, that entry is kept with this reason too). Later steps do not run.
+       * Deliver to no one: the message, as the step saw it with `edits` applied and
+       * `fields` below this host's trace fields, is held whole in the quarantine (or, when
+       * an earlier step already kept an original there, that entry is kept with this
+       * reason too). Later steps do not run.
        */
       action: 'hold';
       reason: QuarantineReason;
       detail: string;
-      prepend?: string;
+      fields?: string;
       edits?: ContentEdit[];
       notes?: Record<string, unknown>;
     }

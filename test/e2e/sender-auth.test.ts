@@ -39,6 +39,7 @@ import type { Instance } from '../harness/instance.ts';
 import { run } from '../harness/processes.ts';
 import { messagesOf, subjectOf, waitForSubject, type StoredMessage } from './mailbox.ts';
 import { message, SmtpClient, tag, type Reply } from './smtp.ts';
+import { waitForStoredMessages } from './store-files.ts';
 import {
   A_HOST,
   ALICE,
@@ -543,7 +544,7 @@ describe('sender authentication between two instances (SPF, DKIM, DMARC, DNSBL)'
     assert.ok(!resultsFor(ar, 'dmarc').some((r) => r.result === 'pass'), `c.test has no DMARC record: ${ar.raw}`);
   });
 
-  test('DMARC p=quarantine: accepted, marked X-Kakitome-Quarantine, dmarc=fail recorded', { timeout: 60_000 }, async (t) => {
+  test('DMARC p=quarantine: accepted, marked X-Kakitome-Quarantine, dmarc=fail recorded, filed in Junk by the spam filter', { timeout: 60_000 }, async (t) => {
     const subject = tag('quarantine');
     const { reply, client } = await sendToB(pair, OTHER_HOST, Q_SENDER, message({ from: Q_SENDER, to: BOB, subject }));
     try {
@@ -551,7 +552,11 @@ describe('sender authentication between two instances (SPF, DKIM, DMARC, DNSBL)'
     } finally {
       await client.quit();
     }
-    const stored = storedWith(await waitForSubject(pair.b, BOB, subject), subject);
+    // [spam.scores] spf_fail 1.5 + dmarc_fail 2 + senderid_fail 0.5 + dmarc_quarantine 3 ≥ junk_score 3: Junk, not INBOX.
+    const junk = await waitForStoredMessages(pair.b, BOB, (ms) => ms.some((m) => subjectOf(m) === subject), { mailbox: 'Junk' });
+    const stored = storedWith(junk, subject);
+    assert.match(headerSection(stored), /^X-Spam-Status: Yes, score=7\.00 required=3\.00 tests=SPF_FAIL=1\.50,DMARC_FAIL=2\.00,SENDERID_FAIL=0\.50,DMARC_QUARANTINE=3\.00\r?$/m);
+    assert.ok(!(await messagesOf(pair.b, BOB)).some((m) => subjectOf(m) === subject), 'not in INBOX');
     const ar = bAuthResults(stored);
     t.diagnostic(`Authentication-Results: ${ar.raw}`);
     assertResult(ar, 'spf', 'fail', stored);

@@ -88,7 +88,7 @@ export function spamStep(options: SpamStepOptions): Step {
       const edits = incomingSpamFields(await draft.content.header());
       const fields = spamFields(total, terms, options.thresholds.junk);
       if (action === 'reject') return { action: 'reject', reply: SPAM_REPLY.refused(total), notes };
-      if (action === 'quarantine') return { action: 'hold', reason: 'spam', detail: `score ${shownPoints(total)} (${terms.map((t) => t.name).join(', ')})`, edits, prepend: fields, notes };
+      if (action === 'quarantine') return { action: 'hold', reason: 'spam', detail: `score ${shownPoints(total)} (${terms.map((t) => t.name).join(', ')})`, edits, fields, notes };
       const recipients: RecipientChange[] = [];
       for (const recipient of draft.recipients) {
         if (recipient.kind === 'remote') {

@@ -22,7 +22,7 @@ const HEADERS = { from: 'a@remote.example', to: 'b@example.test', subject: 'samp
 const context = { origin: 'mta', queueId: 'q', mailFrom: '', envelopeRecipients: [], client: null, hostname: 'mail.example.test', now: new Date(0), logger: pino({ level: 'silent' }) } as IntakeContext;
 const draftOf = (raw: string | Buffer): Draft => {
   const content = MessageContent.fromBuffer(Buffer.from(raw));
-  return { original: content, content, recipients: [], notes: {} };
+  return { original: content, content, recipients: [], notes: {}, topOctets: 0 };
 };
 const refusal = (verdict: StepVerdict) => (verdict.action === 'reject' || verdict.action === 'tempfail' ? `${verdict.reply.code} ${verdict.reply.text}` : verdict.action);
 

@@ -15,7 +15,7 @@ import type { Draft, IntakeContext, StepVerdict } from '../../../src/intake/step
 const context = { origin: 'mta', queueId: 'q', mailFrom: '', envelopeRecipients: [], client: null, hostname: 'mail.example.test', now: new Date(0), logger: pino({ level: 'silent' }) } as IntakeContext;
 const draftOf = (raw: string): Draft => {
   const content = MessageContent.fromBuffer(Buffer.from(raw));
-  return { original: content, content, recipients: [], notes: {} };
+  return { original: content, content, recipients: [], notes: {}, topOctets: 0 };
 };
 const said = (verdict: StepVerdict) => (verdict.action === 'reject' || verdict.action === 'tempfail' ? `${verdict.reply.code} ${verdict.reply.enhanced} ${verdict.reply.text}` : verdict.action);
 
