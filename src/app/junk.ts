@@ -13,6 +13,7 @@ import { rfc5322Date } from '../mail/date.ts';
 import { randomHex } from '../mail/random-id.ts';
 import { decodeEncodedWords } from '../filter/attachments/encoded-words.ts';
 import { decodeUnlabelled } from '../filter/attachments/parameters.ts';
+import { startPeriodic, type Periodic } from './periodic.ts';
 
 export const HOUSEKEEPING_INTERVAL_MS = 60 * 60_000;
 /** A digest goes out at most this often. */
@@ -121,43 +122,26 @@ function digestMessage(address: string, lines: readonly string[], total: number,
   return Buffer.from(`${header.join('\r\n')}\r\n\r\n${body.join('\r\n')}`);
 }
 
-export interface JunkHousekeeping {
-  /** Expires old junk and sends due digests now (also what the timer runs). */
-  sweep(): Promise<{ expired: number; digests: number }>;
-  stop(): Promise<void>;
-}
+export type JunkHousekeeping = Periodic<{ expired: number; digests: number }>;
 
 /** serve's hourly sweep: Junk older than junk_keep goes (never with "0s"), due digests go out. */
 export function startJunkHousekeeping(services: JunkServices, junkKeepMs: number, logger: Logger, intervalMs = HOUSEKEEPING_INTERVAL_MS): JunkHousekeeping {
-  let running: Promise<{ expired: number; digests: number }> | undefined;
-  const sweep = () => {
-    running ??= (async () => {
-      let expired = 0;
-      let digests = 0;
-      try {
-        if (junkKeepMs > 0) expired = await services.mailboxes.expireFolder(JUNK, Date.now() - junkKeepMs);
-        if (expired > 0) logger.info({ count: expired, junkKeepMs }, 'expired junk deleted');
-      } catch (err) {
-        logger.error({ err }, 'junk expiry failed; trying again at the next sweep');
-      }
-      try {
-        digests = await sendJunkDigests(services, { junkKeepMs });
-        if (digests > 0) logger.info({ count: digests }, 'junk digests sent');
-      } catch (err) {
-        logger.error({ err }, 'junk digests failed; trying again at the next sweep');
-      }
-      return { expired, digests };
-    })().finally(() => (running = undefined));
-    return running;
+  const sweep = async () => {
+    let expired = 0;
+    let digests = 0;
+    try {
+      if (junkKeepMs > 0) expired = await services.mailboxes.expireFolder(JUNK, Date.now() - junkKeepMs);
+      if (expired > 0) logger.info({ count: expired, junkKeepMs }, 'expired junk deleted');
+    } catch (err) {
+      logger.error({ err }, 'junk expiry failed; trying again at the next sweep');
+    }
+    try {
+      digests = await sendJunkDigests(services, { junkKeepMs });
+      if (digests > 0) logger.info({ count: digests }, 'junk digests sent');
+    } catch (err) {
+      logger.error({ err }, 'junk digests failed; trying again at the next sweep');
+    }
+    return { expired, digests };
   };
-  const timer = setInterval(() => void sweep(), intervalMs);
-  timer.unref();
-  void sweep();
-  return {
-    sweep,
-    stop: async () => {
-      clearInterval(timer);
-      await running;
-    },
-  };
+  return startPeriodic(sweep, intervalMs, { idle: { expired: 0, digests: 0 } });
 }

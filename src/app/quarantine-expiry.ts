@@ -3,6 +3,7 @@
 // batches, so a large backlog never holds the database long.
 import type { Logger } from 'pino';
 import type { QuarantineStore } from '../store/quarantine.ts';
+import { startPeriodic } from './periodic.ts';
 
 export const EXPIRY_INTERVAL_MS = 60 * 60_000;
 
@@ -13,10 +14,8 @@ export interface QuarantineExpiry {
 }
 
 export function startQuarantineExpiry(quarantine: Pick<QuarantineStore, 'expire'>, keepMs: number, logger: Logger, intervalMs = EXPIRY_INTERVAL_MS): QuarantineExpiry {
-  let running: Promise<number> | undefined;
-  const sweep = (): Promise<number> => {
-    if (keepMs === 0) return Promise.resolve(0);
-    running ??= quarantine
+  const expire = () =>
+    quarantine
       .expire(Date.now() - keepMs)
       .then((count) => {
         if (count > 0) logger.info({ count, keepMs }, 'expired quarantined mail deleted');
@@ -25,18 +24,6 @@ export function startQuarantineExpiry(quarantine: Pick<QuarantineStore, 'expire'
       .catch((err: unknown) => {
         logger.error({ err }, 'quarantine expiry failed; trying again at the next sweep');
         return 0;
-      })
-      .finally(() => (running = undefined));
-    return running;
-  };
-  const timer = keepMs === 0 ? undefined : setInterval(() => void sweep(), intervalMs);
-  timer?.unref();
-  void sweep();
-  return {
-    sweep,
-    stop: async () => {
-      clearInterval(timer);
-      await running;
-    },
-  };
+      });
+  return startPeriodic(expire, intervalMs, { enabled: keepMs !== 0, idle: 0 });
 }
