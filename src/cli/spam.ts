@@ -15,7 +15,8 @@ import { CliError } from './errors.ts';
 import { iso, print, printable, printTable } from './io.ts';
 import { countMessages, readMessages } from '../mail/message-files.ts';
 import { messageTokens } from '../filter/spam/tokens.ts';
-import { featureHashes, scoreHashed, SpamModel, trainedTotals, type HashedMessage } from '../filter/spam/model.ts';
+import { featureHashes, scoreHashed, SpamModel, trainedTotals, type HashedFeatures, type HashedMessage } from '../filter/spam/model.ts';
+import { messageGrams } from '../filter/spam/grams.ts';
 import { classifierPoints, verdictOf } from '../filter/spam/score.ts';
 import { auc, confusion, recallAtFpr, stratifiedFolds, type Judged } from '../filter/spam/metrics.ts';
 import { seededRandom, shuffleInPlace } from '../filter/spam/seeded.ts';
@@ -79,7 +80,7 @@ export function registerSpamCommands(program: Command): void {
           const { messages, skipped } = await readAll(files.map((path) => ({ path, spam: opts.spam === true })), scratch, config.smtp.max_message_size);
           if (messages.length === 0) throw new CliError(`${files.join(', ')}: no messages found`);
           const { model, below } = await saveLearning(store, scope, config, (target, layers) => {
-            for (const message of messages) target.learnHashed(message.hashes, message.spam, layers);
+            for (const message of messages) target.learnHashed(message, layers);
           });
           print(`learned ${messages.length} message${messages.length === 1 ? '' : 's'} as ${opts.spam ? 'spam' : 'ham'} into ${scopeName(opts.user)}${skippedText(skipped)}; ${modelSummary(model, config, below)}`);
         } finally {
@@ -107,8 +108,7 @@ export function registerSpamCommands(program: Command): void {
         try {
           for (const path of files) {
             for await (const message of messagesOf(path, config.smtp.max_message_size, (name, why) => process.stderr.write(`kakitome: ${name}: skipped (${why})\n`))) {
-              const hashes = featureHashes(await messageTokens(message.bytes, { scratchDir: scratch, maxBytes: config.smtp.max_message_size }));
-              const { score } = scoreHashed(layers, hashes);
+              const { score } = scoreHashed(layers, await featuresOf(message.bytes, scratch, config.smtp.max_message_size));
               print(`${score.toFixed(4)} ${verdictOf(score, config.spam.junk_score)} ${printable(message.name)}`);
             }
           }
@@ -142,7 +142,7 @@ export function registerSpamCommands(program: Command): void {
         for (let k = 0; k < opts.folds; k++) {
           const model = new SpamModel();
           model.trainHashed(folds.flatMap((fold, i) => (i === k ? [] : fold)), opts.seed + k);
-          const judged = folds[k]!.map((m) => ({ spam: m.spam, score: scoreHashed([model], m.hashes).score }));
+          const judged = folds[k]!.map((m) => ({ spam: m.spam, score: scoreHashed([model], m).score }));
           all.push(...judged);
           rows.push([String(k + 1), ...measures(judged, config.spam.junk_score)]);
         }
@@ -260,6 +260,11 @@ async function* messagesOf(path: string, maxBytes: number, onSkip: (name: string
   }
 }
 
+/** What the model reads of a message, as hashes. */
+async function featuresOf(bytes: Buffer, scratch: string, maxBytes: number): Promise<HashedFeatures> {
+  return { hashes: featureHashes(await messageTokens(bytes, { scratchDir: scratch, maxBytes })), grams: messageGrams(bytes) };
+}
+
 /** Every message of the sources as its features' hashes, with a progress bar on a terminal. */
 async function readAll(sources: readonly { path: string; spam: boolean }[], scratch: string, maxBytes: number): Promise<{ messages: HashedMessage[]; skipped: number }> {
   const progress = process.stderr.isTTY ? new ProgressBar(await totalOf(sources)) : undefined;
@@ -273,7 +278,7 @@ async function readAll(sources: readonly { path: string; spam: boolean }[], scra
   };
   for (const { path, spam } of sources) {
     for await (const message of messagesOf(path, maxBytes, onSkip)) {
-      messages.push({ hashes: featureHashes(await messageTokens(message.bytes, { scratchDir: scratch, maxBytes })), spam });
+      messages.push({ ...(await featuresOf(message.bytes, scratch, maxBytes)), spam });
       progress?.advance();
     }
   }

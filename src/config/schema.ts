@@ -285,7 +285,7 @@ const spamRule = table({
 
 const spam = table({
   enabled: bool().default(true).describe('Score mail on port 25 (the classifier and the rules) and act on the score; false: no spam step at all.'),
-  junk_score: decimal('points', -100, 100).default(3).describe('At or above: delivered to the user\'s Junk mailbox (or as the user chose: kakitome user junk), marked X-Spam-Flag: YES.'),
+  junk_score: decimal('points', -100, 100).default(2).describe('At or above: delivered to the user\'s Junk mailbox (or as the user chose: kakitome user junk), marked X-Spam-Flag: YES.'),
   quarantine_score: decimal('points', -100, 100).default(9).describe('At or above (and below reject_score): held whole in the quarantine for an administrator. Equal to reject_score (the default): never.'),
   reject_score: decimal('points', -100, 100).default(9).describe('At or above: refused in the session, 550 5.7.1 (the sender is told; nothing is bounced later).'),
   min_ham: count('count', 1, 1_000_000, 200, 'The classifier abstains (adds 0 points) until it has learned this many ham…'),

@@ -106,6 +106,19 @@ export class MessageContent {
     return firstOctets(pieces, length);
   }
 
+  /** The first `octets` octets (fewer when the content is shorter); a file is read no further. */
+  async start(octets: number): Promise<Buffer> {
+    const pieces: Buffer[] = [];
+    let length = 0;
+    const source: Iterable<Buffer> | AsyncIterable<Buffer> = this.inMemory ? this.#segments.map((segment) => (segment as { data: Buffer }).data) : this.stream();
+    for await (const chunk of source) {
+      pieces.push(chunk);
+      length += chunk.length;
+      if (length >= octets) break;
+    }
+    return firstOctets(pieces, Math.min(length, octets));
+  }
+
   /** A new content with the edits applied (non-overlapping, offsets in this content). */
   edit(edits: readonly ContentEdit[]): MessageContent {
     const sorted = [...edits].sort((a, b) => a.start - b.start || a.end - b.end);

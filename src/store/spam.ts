@@ -17,6 +17,8 @@ export interface SpamModelColumns {
   hamMessages: number;
   tokens: { hashes: Uint32Array; spam: Uint32Array; ham: Uint32Array; seen: Uint16Array };
   weights: { indices: Uint32Array; values: Float32Array };
+  /** The 4-gram weights, as `weights`. */
+  grams: { indices: Uint32Array; values: Float32Array };
 }
 
 export interface StoredSpamModel extends SpamModelColumns {

@@ -73,7 +73,7 @@ test('a config with only a hostname gets every secure default, paths resolved ne
     attachments: { inbound: 'strip', outbound: 'reject', extra_blocked_extensions: [] },
     spam: {
       enabled: true,
-      junk_score: 3,
+      junk_score: 2,
       quarantine_score: 9,
       reject_score: 9,
       min_ham: 200,

@@ -95,7 +95,7 @@ describe('spam filter: trained with kakitome spam train, it refuses, files junk,
     assert.match(reply.last, /^250 /);
     const copy = await delivered(instance, ALICE, subject);
     const header = headerOf(copy.content);
-    assert.match(header, /^X-Spam-Status: No, score=0\.00 required=3\.00 tests=none$/m);
+    assert.match(header, /^X-Spam-Status: No, score=0\.00 required=2\.00 tests=none$/m);
     assert.doesNotMatch(header, /^X-Spam-Flag:/m);
   });
 
@@ -110,7 +110,7 @@ describe('spam filter: trained with kakitome spam train, it refuses, files junk,
   test('spam over reject_score: 550 5.7.1 in the session, nothing stored, nothing queued or bounced', async () => {
     const subject = tag('refused');
     const reply = await send(instance, [ALICE], message({ from: SENDER, to: ALICE, subject: 'lottery winner', body: `${SPAM_WORDS.join(' ')} ${subject}` }));
-    assert.match(reply.last, /^550 5\.7\.1 message refused as spam \(score 10\.00\)/);
+    assert.match(reply.last, /^550 5\.7\.1 message refused as spam \(score (9|10)\.\d\d\)/);
     const queue = await instance.cli(['queue', 'list']);
     assert.equal(queue.code, 0, queue.stderr);
     assert.doesNotMatch(queue.stdout, /@/, `nothing queued (no bounce): ${queue.stdout}`);
@@ -129,7 +129,8 @@ describe('spam filter: trained with kakitome spam train, it refuses, files junk,
     const copy = await delivered(instance, ALICE, subject);
     const header = headerOf(copy.content);
     assert.equal(header.match(/^X-Spam-Score:/gm)?.length, 1, 'one score: ours');
-    assert.match(header, /^X-Spam-Status: No, score=-10\.00 required=3\.00 tests=BAYES_0=-10\.00$/m);
+    assert.match(header, /^X-Spam-Status: No, score=-\d+\.\d\d required=2\.00 tests=BAYES_0=-\d+\.\d\d$/m);
+    assert.ok(spamScoreOf(copy.content) <= -5, 'the trained classifier is sure it is ham');
     assert.doesNotMatch(header, /X-Spam-Flag/);
   });
 
@@ -149,7 +150,7 @@ describe('spam filter: trained with kakitome spam train, it refuses, files junk,
     const [junk] = await waitForStoredMessages(instance, ALICE, (ms) => ms.some((m) => subjectOf(m) === subject), { mailbox: 'Junk' });
     const header = headerOf(junk!.content);
     assert.match(header, /^X-Spam-Flag: YES$/m);
-    assert.match(header, /^X-Spam-Status: Yes, score=[\d.]+ required=3\.00 tests=(BAYES_\d+=-?[\d.]+,)?EXCLUSIVE_DEAL=5\.00$/m);
+    assert.match(header, /^X-Spam-Status: Yes, score=[\d.]+ required=2\.00 tests=(BAYES_\d+=-?[\d.]+,)?EXCLUSIVE_DEAL=5\.00$/m);
     const score = spamScoreOf(junk!.content);
     assert.ok(score >= 3 && score < 7, `junk, not held: ${score}`);
     assert.ok(!(await messagesOf(instance, ALICE)).some((m) => subjectOf(m) === subject), 'not in alice\'s INBOX (what POP3 shows)');

@@ -32,7 +32,7 @@ test('every origin and its steps, in order, as the README shows them', () => {
       models: { layers: async () => [], junkMode: async () => 'folder' },
       rules: [],
       scores: configSchema.parse({ hostname: 'mail.example.test' }).spam.scores,
-      thresholds: { junk: 3, quarantine: 9, reject: 9 },
+      thresholds: { junk: 2, quarantine: 9, reject: 9 },
       minHam: 200,
       minSpam: 200,
       localDomains: async () => [],

@@ -12,6 +12,7 @@
 // session); junk per recipient. Incoming X-Spam-* fields are removed: only this host
 // says what it thinks of a message.
 import { readMessage } from '../../filter/spam/tokens.ts';
+import { GRAM_OCTETS, messageGrams } from '../../filter/spam/grams.ts';
 import { scoreLayers, trainedTotals, type SpamModel } from '../../filter/spam/model.ts';
 import { actionFor, classifierPoints, ruleHits, shownPoints, SPAM_FIELD_NAMES, spamFields, totalOf, type ScoreTerm, type SpamRule, type SpamThresholds } from '../../filter/spam/score.ts';
 import { parseHeaderSection } from '../../mail/header.ts';
@@ -70,6 +71,7 @@ export function spamStep(options: SpamStepOptions): Step {
     run: async (draft, context) => {
       await scratchReady(options.scratchDir);
       const reading = await readMessage(draft.original.stream(), { scratchDir: options.scratchDir, maxBytes: options.maxBytes, withText: true });
+      const features = { tokens: reading.tokens, grams: messageGrams(await draft.original.start(GRAM_OCTETS)) };
       const shared: ScoreTerm[] = [
         ...(await factTerms(draft, options, context.client?.address, reading.fields)),
         ...ruleHits(options.rules, reading),
@@ -77,7 +79,7 @@ export function spamStep(options: SpamStepOptions): Step {
       const classifierTerm = (layers: readonly SpamModel[]): ScoreTerm[] => {
         const trained = trainedTotals(layers);
         if (layers.length === 0 || trained.ham < options.minHam || trained.spam < options.minSpam) return [];
-        const { score } = scoreLayers(layers, reading.tokens);
+        const { score } = scoreLayers(layers, features);
         return [{ name: `BAYES_${Math.floor(score * 100)}`, points: classifierPoints(score) }];
       };
       const instanceLayers = await options.models.layers();

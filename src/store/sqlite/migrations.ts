@@ -153,7 +153,7 @@ export const migrations: readonly string[] = [
   ALTER TABLE messages ADD COLUMN scanned_with TEXT NOT NULL DEFAULT '';
   `,
   // v8: the spam classifier's models (src/store/spam.ts): the instance's (scope 0) and
-  // each user's, token counts and weights as packed arrays (sqlite/spam.ts); and each
+  // each user's, token counts and the two sets of weights as packed arrays (sqlite/spam.ts); and each
   // user's choice of where junk goes. A user's model and choice go with the user.
   `
   CREATE TABLE spam_models (
@@ -161,7 +161,8 @@ export const migrations: readonly string[] = [
     spam_messages  INTEGER NOT NULL,
     ham_messages   INTEGER NOT NULL,
     tokens         BLOB NOT NULL,               -- 14 octets a feature: hash, spam, ham (u32 LE), seen day (u16 LE)
-    weights        BLOB NOT NULL,               -- 8 octets a non-zero weight: index (u32 LE), value (f32 LE)
+    weights        BLOB NOT NULL,               -- the token weights, 8 octets a non-zero one: index (u32 LE), value (f32 LE)
+    grams          BLOB NOT NULL,               -- the 4-gram weights, the same way
     version        INTEGER NOT NULL,
     updated_at     INTEGER NOT NULL
   ) STRICT;

@@ -10,6 +10,7 @@ interface Row {
   ham_messages: number;
   tokens: Uint8Array;
   weights: Uint8Array;
+  grams: Uint8Array;
   version: number;
   updated_at: number;
 }
@@ -27,7 +28,7 @@ export class SqliteSpamStore implements SpamStore {
   constructor(db: Db) {
     this.#db = db;
     this.#version = db.prepare('SELECT version FROM spam_models WHERE scope = ?');
-    this.#load = db.prepare('SELECT spam_messages, ham_messages, tokens, weights, version, updated_at FROM spam_models WHERE scope = ?');
+    this.#load = db.prepare('SELECT spam_messages, ham_messages, tokens, weights, grams, version, updated_at FROM spam_models WHERE scope = ?');
   }
 
   async version(scope: number): Promise<number> {
@@ -42,6 +43,7 @@ export class SqliteSpamStore implements SpamStore {
       hamMessages: row.ham_messages,
       tokens: unpackTokens(row.tokens),
       weights: unpackWeights(row.weights),
+      grams: unpackWeights(row.grams),
       version: row.version,
       updatedAt: row.updated_at,
     };
@@ -50,16 +52,17 @@ export class SqliteSpamStore implements SpamStore {
   async save(scope: number, model: SpamModelColumns, expected: number, now = Date.now()): Promise<number | undefined> {
     const tokens = packTokens(model.tokens);
     const weights = packWeights(model.weights);
+    const grams = packWeights(model.grams);
     return commitDurably(this.#db, () => {
       const current = (this.#version.get(scope) as { version: number } | undefined)?.version ?? 0;
       if (current !== expected) return undefined;
       this.#db
         .prepare(
-          `INSERT INTO spam_models (scope, spam_messages, ham_messages, tokens, weights, version, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+          `INSERT INTO spam_models (scope, spam_messages, ham_messages, tokens, weights, grams, version, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
            ON CONFLICT (scope) DO UPDATE SET spam_messages = excluded.spam_messages, ham_messages = excluded.ham_messages,
-             tokens = excluded.tokens, weights = excluded.weights, version = excluded.version, updated_at = excluded.updated_at`,
+             tokens = excluded.tokens, weights = excluded.weights, grams = excluded.grams, version = excluded.version, updated_at = excluded.updated_at`,
         )
-        .run(scope, model.spamMessages, model.hamMessages, tokens, weights, current + 1, now);
+        .run(scope, model.spamMessages, model.hamMessages, tokens, weights, grams, current + 1, now);
       return current + 1;
     });
   }
@@ -70,7 +73,7 @@ export class SqliteSpamStore implements SpamStore {
 
   async list(): Promise<SpamModelSummary[]> {
     const rows = this.#db
-      .prepare('SELECT scope, spam_messages, ham_messages, length(tokens) AS t, length(weights) AS w, updated_at FROM spam_models ORDER BY scope')
+      .prepare('SELECT scope, spam_messages, ham_messages, length(tokens) AS t, length(weights) + length(grams) AS w, updated_at FROM spam_models ORDER BY scope')
       .all() as { scope: number; spam_messages: number; ham_messages: number; t: number; w: number; updated_at: number }[];
     return rows.map((r) => ({ scope: r.scope, spamMessages: r.spam_messages, hamMessages: r.ham_messages, tokens: r.t / TOKEN_OCTETS, bytes: r.t + r.w, updatedAt: r.updated_at }));
   }

@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { tmpdir } from 'node:os';
 import { chi2Q, classify, featureProbability, TokenCounts } from '../../../src/filter/spam/classifier.ts';
 import { messageTokens } from '../../../src/filter/spam/tokens.ts';
-import { SpamModel } from '../../../src/filter/spam/model.ts';
+import { SpamModel, type MessageFeatures } from '../../../src/filter/spam/model.ts';
+import { messageGrams } from '../../../src/filter/spam/grams.ts';
 import { DenseWeights, featureIndex } from '../../../src/filter/spam/logistic.ts';
 import { TokenTable, tokenHash } from '../../../src/filter/spam/token-table.ts';
 
@@ -105,40 +106,46 @@ test('tokens: subject words by field, base64 and charset decoded, HTML rendered,
   assert.ok(!tokens.has('eacute'), 'entities are decoded or dropped, not words');
 });
 
-test('the logistic half and the combined model: trained in passes they separate; one learned message moves its score; the weights have a fixed size', async () => {
-  const messages: { features: Set<string>; spam: boolean }[] = [];
+/** What the model reads of a message: tokens and 4-grams. */
+const featuresOf = async (raw: string): Promise<MessageFeatures> => ({ tokens: await tokensOf(raw), grams: messageGrams(Buffer.from(raw)) });
+
+async function smallCorpus(): Promise<{ features: MessageFeatures; spam: boolean }[]> {
+  const messages: { features: MessageFeatures; spam: boolean }[] = [];
   for (let i = 0; i < 30; i++) {
-    messages.push({ features: await tokensOf(messageOf('special offer', SPAM_WORDS, i)), spam: true });
-    messages.push({ features: await tokensOf(messageOf('patch review', HAM_WORDS, i)), spam: false });
+    messages.push({ features: await featuresOf(messageOf('special offer', SPAM_WORDS, i)), spam: true });
+    messages.push({ features: await featuresOf(messageOf('patch review', HAM_WORDS, i)), spam: false });
   }
+  return messages;
+}
+
+test('the logistic parts and the combined model: trained in passes they separate; one learned message moves its score; the weights have a fixed size', async () => {
+  const messages = await smallCorpus();
   const model = new SpamModel();
   model.train(messages, 3);
   assert.deepEqual(model.trained, { spam: 30, ham: 30 });
-  const spam = model.score(await tokensOf(messageOf('winner', ['lottery', 'casino', 'cheap'], 5)));
-  const ham = model.score(await tokensOf(messageOf('merge', ['kernel', 'branch', 'merge'], 5)));
+  const spam = model.score(await featuresOf(messageOf('winner', ['lottery', 'casino', 'cheap'], 5)));
+  const ham = model.score(await featuresOf(messageOf('merge', ['kernel', 'branch', 'merge'], 5)));
   assert.ok(spam.logistic > 0.9 && ham.logistic < 0.1, `logistic ${spam.logistic} ${ham.logistic}`);
-  assert.ok(spam.score > 0.9 && ham.score < 0.1, `combined ${spam.score} ${ham.score}`);
-  assert.equal(spam.score, (spam.chiSquare.score + spam.logistic) / 2);
+  assert.ok(spam.grams > 0.7 && ham.grams < 0.3, `4-grams ${spam.grams} ${ham.grams}`);
+  assert.ok(spam.score > 0.85 && ham.score < 0.15, `combined ${spam.score} ${ham.score}`);
+  assert.equal(spam.score, (spam.chiSquare.score + spam.logistic + spam.grams) / 3);
 
-  const odd = await tokensOf(messageOf('newsletter', ['newsletter', 'digest'], 2));
-  const before = model.score(odd).logistic;
+  const odd = await featuresOf(messageOf('newsletter', ['newsletter', 'digest'], 2));
+  const before = model.score(odd);
   model.learn(odd, true);
-  assert.ok(model.score(odd).logistic > before, 'one step towards spam');
+  assert.ok(model.score(odd).logistic > before.logistic, 'one step towards spam');
+  assert.ok(model.score(odd).grams > before.grams, 'one step towards spam, 4-grams too');
   assert.throws(() => new DenseWeights(new Float32Array(10)), RangeError);
   assert.equal(featureIndex('subject:free'), featureIndex('subject:free'));
   assert.ok(featureIndex('subject:free') < 2 ** 20);
 });
 
 test('a user\'s layer: per-user learning changes only that user\'s scores, and survives saving and loading', async () => {
-  const messages: { features: Set<string>; spam: boolean }[] = [];
-  for (let i = 0; i < 30; i++) {
-    messages.push({ features: await tokensOf(messageOf('special offer', SPAM_WORDS, i)), spam: true });
-    messages.push({ features: await tokensOf(messageOf('patch review', HAM_WORDS, i)), spam: false });
-  }
+  const messages = await smallCorpus();
   const instance = new SpamModel();
   instance.train(messages, 1);
   const alice = new SpamModel({ sparse: true });
-  const newsletter = await tokensOf(messageOf('weekly newsletter', ['newsletter', 'digest', 'weekly', 'issue', 'kernel'], 1));
+  const newsletter = await featuresOf(messageOf('weekly newsletter', ['newsletter', 'digest', 'weekly', 'issue', 'kernel'], 1));
   const before = instance.score(newsletter).score;
   for (let i = 0; i < 5; i++) alice.learn(newsletter, true, [instance]);
   const forAlice = alice.score(newsletter, [instance]).score;
@@ -167,4 +174,14 @@ test('the token table: counts by hash, growth past half full, pruning the rarest
   const kept = table.columns();
   assert.ok(kept.seen.every((day, i) => kept.hashes[i] === tokenHash('common') || day >= 100), 'rare ones kept are the most recent');
   assert.ok([...kept.hashes].every((hash, i) => kept.spam[i]! + kept.ham[i]! >= 1));
+});
+
+test('4-grams: distinct octet 4-grams of the first 3,000 octets, past an mbox From_ line', () => {
+  const raw = Buffer.from('Subject: abab\r\n\r\nabababab');
+  const grams = messageGrams(raw);
+  assert.equal(new Set(grams).size, grams.length, 'each once');
+  assert.deepEqual(messageGrams(Buffer.concat([Buffer.from('From someone@example.test Mon Jan  1 00:00:00 2024\n'), raw])), grams, 'the From_ line is not the message');
+  const long = Buffer.concat([raw, Buffer.alloc(5000, 'x'), Buffer.from('zzzz')]);
+  assert.ok(!messageGrams(long).includes(messageGrams(Buffer.from('zzzz'))[0]!), 'past 3,000 octets nothing is read');
+  assert.equal(messageGrams(Buffer.from('abc')).length, 0);
 });
