@@ -81,8 +81,8 @@ export function featureProbability(
 export interface Classification {
   /** In [0, 1]: 1 spam, 0 ham, 0.5 unknown. */
   score: number;
-  /** The features that decided it (by tokenHash), most extreme first. */
-  clues: Array<{ hash: number; probability: number }>;
+  /** How many features decided it (at most maxDiscriminators). */
+  clues: number;
 }
 
 /** Scores a message's features against one or more models whose counts add (the instance's, then a user's). */
@@ -96,42 +96,54 @@ export interface ClassifierParameters {
 export const DEFAULT_PARAMETERS: ClassifierParameters = { strength: STRENGTH, prior: PRIOR, minDeviation: MIN_DEVIATION, maxDiscriminators: MAX_DISCRIMINATORS };
 
 export function classify(tokens: Iterable<string>, models: readonly TokenModel[], parameters: ClassifierParameters = DEFAULT_PARAMETERS): Classification {
-  return classifyHashes(Array.from(tokens, tokenHash), models, parameters);
+  return classifyHashes(Array.from(new Set(Array.from(tokens, tokenHash))), models, parameters);
 }
 
-/** classify() of features given by their tokenHash. */
-export function classifyHashes(hashes: Iterable<number>, models: readonly TokenModel[], parameters: ClassifierParameters = DEFAULT_PARAMETERS): Classification {
+/** classify() of features given by their tokenHash (distinct: a repeated hash counts again). */
+export function classifyHashes(hashes: ArrayLike<number>, models: readonly TokenModel[], parameters: ClassifierParameters = DEFAULT_PARAMETERS): Classification {
   const totals = {
     spamMessages: models.reduce((n, m) => n + m.spamMessages, 0),
     hamMessages: models.reduce((n, m) => n + m.hamMessages, 0),
   };
-  const clues: Array<{ hash: number; probability: number }> = [];
-  for (const hash of new Set(hashes)) {
+  // The clues' probabilities, in a reused array: no object per feature.
+  const probabilities = clueBuffer(hashes.length);
+  let count = 0;
+  for (let i = 0; i < hashes.length; i++) {
     let spam = 0;
     let ham = 0;
     for (const model of models) {
-      const count = model.count(hash);
-      if (count) {
-        spam += count.spam;
-        ham += count.ham;
+      const found = model.count(hashes[i]!);
+      if (found) {
+        spam += found.spam;
+        ham += found.ham;
       }
     }
     if (spam + ham === 0) continue;
     const probability = featureProbability({ spam, ham }, totals, parameters);
-    if (Math.abs(probability - 0.5) >= parameters.minDeviation) clues.push({ hash, probability });
+    if (Math.abs(probability - 0.5) >= parameters.minDeviation) probabilities[count++] = probability;
   }
-  clues.sort((a, b) => Math.abs(b.probability - 0.5) - Math.abs(a.probability - 0.5) || a.hash - b.hash);
-  const used = clues.slice(0, parameters.maxDiscriminators);
-  if (used.length === 0) return { score: 0.5, clues: [] };
+  if (count === 0) return { score: 0.5, clues: 0 };
+  // The maxDiscriminators most extreme (the sums below do not depend on their order).
+  let used = probabilities.subarray(0, count);
+  if (count > parameters.maxDiscriminators) {
+    used.sort((a, b) => Math.abs(b - 0.5) - Math.abs(a - 0.5) || a - b);
+    used = used.subarray(0, parameters.maxDiscriminators);
+  }
   let hamSum = 0;
   let spamSum = 0;
-  for (const { probability } of used) {
+  for (const probability of used) {
     hamSum += Math.log(probability);
     spamSum += Math.log(1 - probability);
   }
   const S = 1 - chi2Q(-2 * spamSum, 2 * used.length);
   const H = 1 - chi2Q(-2 * hamSum, 2 * used.length);
-  return { score: (1 + S - H) / 2, clues: used };
+  return { score: (1 + S - H) / 2, clues: used.length };
+}
+
+let clues = new Float64Array(1024);
+function clueBuffer(size: number): Float64Array {
+  if (clues.length < size) clues = new Float64Array(Math.max(size, clues.length * 2));
+  return clues;
 }
 
 /** Q(x², v): the probability that a chi-square variable of v (even) degrees of freedom exceeds x². */

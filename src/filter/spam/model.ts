@@ -128,7 +128,11 @@ export class SpamModel {
 }
 
 /** Hashes folded to weight indices. */
-const folded = (hashes: Uint32Array) => hashes.map((hash) => hash & FEATURE_MASK);
+function folded(hashes: Uint32Array): Uint32Array {
+  const out = new Uint32Array(hashes.length);
+  for (let i = 0; i < hashes.length; i++) out[i] = hashes[i]! & FEATURE_MASK;
+  return out;
+}
 
 /** The score under several layers (the instance's, then a user's): counts add, weights add. */
 export function scoreLayers(layers: readonly SpamModel[], features: MessageFeatures): SpamScore {
