@@ -10,6 +10,8 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startInstance, type Instance } from '../harness/instance.ts';
+import { startDns } from '../harness/dns.ts';
+import { setToml } from './two-instances.ts';
 import { messagesOf, subjectOf, waitForSubject } from './mailbox.ts';
 import { appendToml, message, PASSWORD, SmtpClient, tag } from './smtp.ts';
 import { storedMessagesOf, waitForStoredMessages } from './store-files.ts';
@@ -215,6 +217,38 @@ describe('spam filter: trained with kakitome spam train, it refuses, files junk,
     assert.match(digest.content, new RegExp(`^ {2}\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d {2}<${SENDER}> {2}${subject} {2}\\(score [\\d.]+\\)\\r$`, 'm'));
     assert.match(digest.content, /^Auto-Submitted: auto-generated\r$/m);
     assert.equal((await instance.cli(['spam', 'digest'])).stdout, '0 junk digests sent\n', 'not again within a day');
+  });
+});
+
+describe('spam filter: a scored block list adds points instead of refusing', () => {
+  test('[dnsbl] scored_zones: a listed client is greeted and its mail scored DNSBL_<ZONE>; an unlisted one is not', async (t) => {
+    const LISTED = '127.0.0.6';
+    const dns = await startDns({ a: { '6.0.0.127.broad.test': '127.0.0.2' }, txt: {} }, { t });
+    const instance = await startInstance({
+      t,
+      dns: dns.server,
+      users: [{ address: ALICE, password: PASSWORD }],
+      editConfig: (toml) => setToml(toml, { 'dnsbl.scored_zones': ['broad.test'] }),
+    });
+    for (const [from, listed] of [[LISTED, true], ['127.0.0.7', false]] as const) {
+      const subject = tag('scored');
+      const client = await SmtpClient.to(instance, { localAddress: from });
+      try {
+        client.assertReply(client.greeting!, '220', `a scored list never refuses ${from} at connect`);
+        await client.ehlo('client.remote.example');
+        client.assertReply(await client.deliver(SENDER, [ALICE], message({ from: SENDER, to: ALICE, subject })), '250 2.0.0', 'accepted');
+      } finally {
+        await client.quit();
+      }
+      if (listed) {
+        // 3 points ≥ junk_score 2: Junk.
+        const junk = await waitForStoredMessages(instance, ALICE, (ms) => ms.some((m) => subjectOf(m) === subject), { mailbox: 'Junk' });
+        const header = headerOf(junk.find((m) => subjectOf(m) === subject)!.content);
+        assert.match(header, /^X-Spam-Status: Yes, score=3\.00 required=2\.00 tests=DNSBL_BROAD_TEST=3\.00$/m);
+      } else {
+        assert.match(headerOf((await delivered(instance, ALICE, subject)).content), /^X-Spam-Status: No, score=0\.00 required=2\.00 tests=none$/m);
+      }
+    }
   });
 });
 
