@@ -1,16 +1,24 @@
-// The spam classifier's reading of a message (src/filter/spam/tokens.ts): any octets as
-// a message, every feature bounded, the count bounded, and a classification always a
-// number in [0, 1].
+// The spam classifier's reading of a message (src/filter/spam/tokens.ts, grams.ts): any
+// octets as a message, every feature bounded, the count bounded, the text for the rules
+// bounded, the rules' linear-time patterns run over it, and a score always a number in
+// [0, 1] (src/filter/spam/model.ts).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { classify, TokenCounts } from '../../src/filter/spam/classifier.ts';
-import { MAX_TOKENS, messageTokens } from '../../src/filter/spam/tokens.ts';
+import { MAX_RULE_TEXT, MAX_TOKENS, readMessage } from '../../src/filter/spam/tokens.ts';
+import { GRAM_OCTETS, messageGrams } from '../../src/filter/spam/grams.ts';
+import { SpamModel } from '../../src/filter/spam/model.ts';
+import { ruleHits } from '../../src/filter/spam/score.ts';
+import { keywordPattern, parseLinearPattern } from '../../src/config/pattern.ts';
 import { corpusInputs } from '../lib/inputs.ts';
 import { invariant, type FuzzTarget } from '../lib/target.ts';
 
 let scratch: string | undefined;
-const model = new TokenCounts();
+const model = new SpamModel();
+const rules = [
+  { name: 'SUBJECT', header: 'subject', pattern: keywordPattern(['free', 'café']), points: 1 },
+  { name: 'BODY', header: '', pattern: parseLinearPattern('(a|aa)+b|\\$[0-9]+'), points: 1 },
+];
 
 const spamTokens: FuzzTarget = {
   name: 'spam-tokens',
@@ -22,11 +30,17 @@ const spamTokens: FuzzTarget = {
     scratch = undefined;
   },
   async check(input) {
-    const tokens = await messageTokens(input, { scratchDir: scratch!, maxBytes: 256 * 1024 });
+    const reading = await readMessage(input, { scratchDir: scratch!, maxBytes: 256 * 1024, withText: true });
+    const { tokens } = reading;
     invariant(tokens.size <= MAX_TOKENS, 'more features than MAX_TOKENS');
     for (const token of tokens) invariant(token.length > 0 && token.length <= 300, `feature of ${token.length} characters`);
-    model.learn(tokens, input.length % 2 === 0);
-    const { score } = classify(tokens, [model]);
+    invariant(reading.text.length <= MAX_RULE_TEXT + 1024, `rule text of ${reading.text.length} characters`);
+    const grams = messageGrams(input);
+    invariant(grams.length <= GRAM_OCTETS, `${grams.length} 4-grams`);
+    ruleHits(rules, reading);
+    const features = { tokens, grams };
+    model.learn(features, input.length % 2 === 0);
+    const { score } = model.score(features);
     invariant(Number.isFinite(score) && score >= 0 && score <= 1, `score ${score} outside [0, 1]`);
   },
 };

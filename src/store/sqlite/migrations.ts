@@ -160,8 +160,8 @@ export const migrations: readonly string[] = [
     scope          INTEGER PRIMARY KEY,         -- 0 = the instance, else users.id
     spam_messages  INTEGER NOT NULL,
     ham_messages   INTEGER NOT NULL,
-    tokens         BLOB NOT NULL,               -- 14 octets a feature: hash, spam, ham (u32 LE), seen day (u16 LE)
-    weights        BLOB NOT NULL,               -- the token weights, 8 octets a non-zero one: index (u32 LE), value (f32 LE)
+    tokens         BLOB NOT NULL,               -- 14 octets a feature, column after column: hashes, spam, ham (u32 LE), seen days (u16 LE)
+    weights        BLOB NOT NULL,               -- the token weights, 8 octets a non-zero one: indices (u32 LE), then values (f32 LE)
     grams          BLOB NOT NULL,               -- the 4-gram weights, the same way
     version        INTEGER NOT NULL,
     updated_at     INTEGER NOT NULL

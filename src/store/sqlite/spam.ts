@@ -1,6 +1,7 @@
 // The spam store on sqlite (src/store/spam.ts is the contract): one row per model, its
 // token counts and weights as little-endian packed arrays; a user's row goes with the
 // user (a trigger, schema v8).
+import { endianness } from 'node:os';
 import type { StatementSync } from 'node:sqlite';
 import { commitDurably, type Db } from './db.ts';
 import type { JunkMode, SpamModelColumns, SpamModelSummary, SpamStore, StoredSpamModel } from '../spam.ts';
@@ -98,50 +99,52 @@ export class SqliteSpamStore implements SpamStore {
   }
 }
 
+// Packed column after column, little-endian: hashes, spam counts, ham counts (u32 each),
+// then seen days (u16); weights: indices (u32), then values (f32). On a little-endian
+// machine a loaded model's columns are views of the row's own octets: no copy.
+const LITTLE_ENDIAN = endianness() === 'LE';
+
 function packTokens(tokens: SpamModelColumns['tokens']): Buffer {
-  const n = tokens.hashes.length;
-  const out = Buffer.allocUnsafe(n * TOKEN_OCTETS);
-  for (let i = 0; i < n; i++) {
-    const at = i * TOKEN_OCTETS;
-    out.writeUInt32LE(tokens.hashes[i]!, at);
-    out.writeUInt32LE(tokens.spam[i]!, at + 4);
-    out.writeUInt32LE(tokens.ham[i]!, at + 8);
-    out.writeUInt16LE(tokens.seen[i]!, at + 12);
-  }
-  return out;
+  return packColumns([tokens.hashes, tokens.spam, tokens.ham, tokens.seen]);
 }
 
 function unpackTokens(bytes: Uint8Array): SpamModelColumns['tokens'] {
-  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const n = Math.floor(buffer.length / TOKEN_OCTETS);
-  const out = { hashes: new Uint32Array(n), spam: new Uint32Array(n), ham: new Uint32Array(n), seen: new Uint16Array(n) };
-  for (let i = 0; i < n; i++) {
-    const at = i * TOKEN_OCTETS;
-    out.hashes[i] = buffer.readUInt32LE(at);
-    out.spam[i] = buffer.readUInt32LE(at + 4);
-    out.ham[i] = buffer.readUInt32LE(at + 8);
-    out.seen[i] = buffer.readUInt16LE(at + 12);
-  }
-  return out;
+  const n = Math.floor(bytes.byteLength / TOKEN_OCTETS);
+  return { hashes: column(bytes, 0, n, Uint32Array), spam: column(bytes, 4 * n, n, Uint32Array), ham: column(bytes, 8 * n, n, Uint32Array), seen: column(bytes, 12 * n, n, Uint16Array) };
 }
 
 function packWeights(weights: SpamModelColumns['weights']): Buffer {
-  const n = weights.indices.length;
-  const out = Buffer.allocUnsafe(n * WEIGHT_OCTETS);
-  for (let i = 0; i < n; i++) {
-    out.writeUInt32LE(weights.indices[i]!, i * WEIGHT_OCTETS);
-    out.writeFloatLE(weights.values[i]!, i * WEIGHT_OCTETS + 4);
+  return packColumns([weights.indices, weights.values]);
+}
+
+function unpackWeights(bytes: Uint8Array): SpamModelColumns['weights'] {
+  const n = Math.floor(bytes.byteLength / WEIGHT_OCTETS);
+  return { indices: column(bytes, 0, n, Uint32Array), values: column(bytes, 4 * n, n, Float32Array) };
+}
+
+type Column = Uint32Array | Uint16Array | Float32Array;
+
+function packColumns(columns: readonly Column[]): Buffer {
+  const out = Buffer.allocUnsafe(columns.reduce((n, c) => n + c.byteLength, 0));
+  let at = 0;
+  for (const c of columns) {
+    if (LITTLE_ENDIAN) out.set(new Uint8Array(c.buffer, c.byteOffset, c.byteLength), at);
+    else {
+      const view = new DataView(out.buffer, out.byteOffset + at, c.byteLength);
+      c.forEach((value, i) => (c instanceof Float32Array ? view.setFloat32(i * 4, value, true) : c instanceof Uint16Array ? view.setUint16(i * 2, value, true) : view.setUint32(i * 4, value, true)));
+    }
+    at += c.byteLength;
   }
   return out;
 }
 
-function unpackWeights(bytes: Uint8Array): SpamModelColumns['weights'] {
-  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const n = Math.floor(buffer.length / WEIGHT_OCTETS);
-  const out = { indices: new Uint32Array(n), values: new Float32Array(n) };
+function column<T extends Column>(bytes: Uint8Array, offset: number, n: number, Type: { new (buffer: ArrayBufferLike, byteOffset: number, length: number): T; new (length: number): T; BYTES_PER_ELEMENT: number }): T {
+  const start = bytes.byteOffset + offset;
+  if (LITTLE_ENDIAN && start % Type.BYTES_PER_ELEMENT === 0) return new Type(bytes.buffer, start, n);
+  const out = new Type(n);
+  const view = new DataView(bytes.buffer, start, n * Type.BYTES_PER_ELEMENT);
   for (let i = 0; i < n; i++) {
-    out.indices[i] = buffer.readUInt32LE(i * WEIGHT_OCTETS);
-    out.values[i] = buffer.readFloatLE(i * WEIGHT_OCTETS + 4);
+    out[i] = Type.BYTES_PER_ELEMENT === 2 ? view.getUint16(i * 2, true) : out instanceof Float32Array ? view.getFloat32(i * 4, true) : view.getUint32(i * 4, true);
   }
   return out;
 }
