@@ -84,7 +84,7 @@ export function createMtaHandler(options: MtaOptions): SmtpHandler<RecipientRout
         return refuse(outcome.reply);
       }
       if (outcome.result.queued > 0) options.onQueued();
-      logger.info({ ...log, ...outcome.result, ...outcome.notes }, 'message accepted');
+      logger.info({ ...log, ...outcome.result, ...outcome.notes }, outcome.held ? 'message accepted and held whole in the quarantine' : 'message accepted');
       return accept(undefined);
     },
   };
