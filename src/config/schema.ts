@@ -239,16 +239,20 @@ const quarantine = table({
 
 const points = (fallback: number, description: string) => decimal('points', -100, 100).default(fallback).describe(description);
 
-/** What the pipeline found, scored (README, Spam filter: how scores combine). */
+/**
+ * What the pipeline found, scored (README, Spam filter: how scores combine). No weak fact
+ * reaches junk_score (2) alone; a domain's own p=quarantine, a block listing and a
+ * display name dressed as ours do.
+ */
 const spamScores = table({
-  spf_fail: points(1.5, 'SPF fail (the client may not send for the MAIL FROM domain).'),
+  spf_fail: points(1, 'SPF fail (the client may not send for the MAIL FROM domain).'),
   spf_softfail: points(0.5, 'SPF softfail.'),
   dkim_fail: points(1, 'A DKIM signature that does not verify (and none that does).'),
-  dmarc_fail: points(2, 'DMARC fail, whatever the policy.'),
+  dmarc_fail: points(1, 'DMARC fail, whatever the policy (forwarding and mailing lists break it too).'),
   dmarc_quarantine: points(3, 'DMARC fail under the domain\'s p=quarantine (added to dmarc_fail).'),
   senderid_fail: points(0.5, 'Sender ID (PRA) fail.'),
   dnsbl_listed: points(3, 'The client is listed on a block list of [dnsbl] scored_zones.'),
-  attachment_blocked: points(2, 'The attachment policy stripped a file from the message.'),
+  attachment_blocked: points(1, 'The attachment policy stripped a file from the message.'),
   display_name_imitation: points(2.5, 'The From display name shows a local domain or address while the From address is elsewhere.'),
 });
 

@@ -81,7 +81,7 @@ test('a config with only a hostname gets every secure default, paths resolved ne
       max_tokens: 2_000_000,
       max_user_tokens: 200_000,
       junk_keep: 30 * 86_400_000,
-      scores: { spf_fail: 1.5, spf_softfail: 0.5, dkim_fail: 1, dmarc_fail: 2, dmarc_quarantine: 3, senderid_fail: 0.5, dnsbl_listed: 3, attachment_blocked: 2, display_name_imitation: 2.5 },
+      scores: { spf_fail: 1, spf_softfail: 0.5, dkim_fail: 1, dmarc_fail: 1, dmarc_quarantine: 3, senderid_fail: 0.5, dnsbl_listed: 3, attachment_blocked: 1, display_name_imitation: 2.5 },
       rule: [],
     },
     quarantine: { keep: 30 * 86_400_000 },

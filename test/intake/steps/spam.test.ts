@@ -88,15 +88,16 @@ test('rules: a header keyword, a body pattern; facts from earlier steps; the tot
   const step = spamStep(options({ trained: false, rules }));
   const raw = 'From: "Bank" <a@bank.invalid>\r\nSubject: An Exclusive  Deal\r\n\r\nplease WIRE $5000 today\r\n';
   const verdict = await step.run(draftOf(raw, { auth: { spf: 'fail', dkim: 'fail:bank.invalid:rsa-sha256', dmarc: 'none' } }), context);
-  // 1.5 + 2 + spf_fail 1.5 + dkim_fail 1 = 6: junk (below quarantine 7).
-  assert.deepEqual(notesOf(verdict), { score: 6, action: 'junk', tests: 'SPF_FAIL,DKIM_FAIL,DEAL,WIRE' });
+  // 1.5 + 2 + spf_fail 1 + dkim_fail 1 = 5.5: junk (below quarantine 7).
+  assert.deepEqual(notesOf(verdict), { score: 5.5, action: 'junk', tests: 'SPF_FAIL,DKIM_FAIL,DEAL,WIRE' });
   assert.ok(verdict.action === 'modify');
   assert.deepEqual(verdict.recipients, [
-    { userId: 1, folder: 'Junk', fields: 'X-Spam-Flag: YES\r\nX-Spam-Score: 6.00\r\nX-Spam-Status: Yes, score=6.00 required=2.00\r\n\ttests=SPF_FAIL=1.50,DKIM_FAIL=1.00,DEAL=1.50,WIRE=2.00\r\n' },
+    { userId: 1, folder: 'Junk', fields: 'X-Spam-Flag: YES\r\nX-Spam-Score: 5.50\r\nX-Spam-Status: Yes, score=5.50 required=2.00\r\n\ttests=SPF_FAIL=1.00,DKIM_FAIL=1.00,DEAL=1.50,WIRE=2.00\r\n' },
   ]);
 
   // A DKIM pass beside a fail is no DKIM failure; a stripped attachment and DMARC p=quarantine count.
-  const second = await step.run(draftOf('Subject: hi\r\n\r\nx\r\n', { auth: { spf: 'pass', dkim: 'fail:a.invalid:rsa-sha256,pass:b.invalid:ed25519-sha256', dmarc: 'fail' }, quarantine: true, attachments: 'stripped 1' }), context);
+  const strict = spamStep(options({ trained: false, rules, scores: { ...options().scores, dmarc_fail: 2, attachment_blocked: 2 } }));
+  const second = await strict.run(draftOf('Subject: hi\r\n\r\nx\r\n', { auth: { spf: 'pass', dkim: 'fail:a.invalid:rsa-sha256,pass:b.invalid:ed25519-sha256', dmarc: 'fail' }, quarantine: true, attachments: 'stripped 1' }), context);
   assert.deepEqual(notesOf(second), { score: 7, action: 'quarantine', tests: 'DMARC_FAIL,DMARC_QUARANTINE,ATTACHMENT_BLOCKED' });
   assert.ok(second.action === 'hold' && second.reason === 'spam' && second.detail === 'score 7.00 (DMARC_FAIL, DMARC_QUARANTINE, ATTACHMENT_BLOCKED)');
 });
