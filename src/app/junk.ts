@@ -60,17 +60,29 @@ export async function sendJunkDigests(services: JunkServices, options: { junkKee
   return sent;
 }
 
-/** "2026-12-07 10:00  sender@example.com  Subject (score 7.21)". */
-async function digestLine(mailboxes: Pick<MailboxStore, 'openMessage'>, message: StoredMessage): Promise<string> {
+/** What a junk message shows of itself: when it came, From, Subject and its score ('' when absent). */
+export interface JunkSummary {
+  receivedAt: number;
+  from: string;
+  subject: string;
+  score: string;
+}
+
+export async function junkSummary(mailboxes: Pick<MailboxStore, 'openMessage'>, message: StoredMessage): Promise<JunkSummary> {
   const header = await readStart(mailboxes, message.id, HEADER_READ_BYTES);
   const fields = parseHeaderSection(header).fields;
   const value = (name: string) => {
     const field = fields.find((f) => f.name.toLowerCase() === name);
     return field ? shown(decodeEncodedWords(decodeUnlabelled(field.value))) : '';
   };
-  const when = new Date(message.receivedAt).toISOString().slice(0, 16).replace('T', ' ');
-  const score = value('x-spam-score');
-  return `${when}  ${value('from') || '(no From)'}  ${value('subject') || '(no Subject)'}${score ? `  (score ${score})` : ''}`;
+  return { receivedAt: message.receivedAt, from: value('from'), subject: value('subject'), score: value('x-spam-score') };
+}
+
+/** "2026-12-07 10:00  sender@example.com  Subject (score 7.21)". */
+async function digestLine(mailboxes: Pick<MailboxStore, 'openMessage'>, message: StoredMessage): Promise<string> {
+  const { receivedAt, from, subject, score } = await junkSummary(mailboxes, message);
+  const when = new Date(receivedAt).toISOString().slice(0, 16).replace('T', ' ');
+  return `${when}  ${from || '(no From)'}  ${subject || '(no Subject)'}${score ? `  (score ${score})` : ''}`;
 }
 
 /** One line of text from a header field of junk: no control characters, bounded. */
@@ -104,7 +116,8 @@ function digestMessage(address: string, lines: readonly string[], total: number,
     '',
     junkKeepMs > 0 ? `Junk is deleted by itself after ${days} day${days === 1 ? '' : 's'}.` : 'Junk is kept until it is deleted.',
     'If one of these is mail you want, ask your mail administrator to move it to your',
-    'INBOX, or read your Junk mailbox with an IMAP mail program.',
+    'INBOX (it will then come with your other mail), or read your Junk mailbox with an',
+    'IMAP mail program.',
     '',
   ];
   const header = [

@@ -25,7 +25,8 @@ import type { Store } from '../store/store.ts';
 import { configSchema, type Config } from '../config/schema.ts';
 import { parseWholeNumber } from './init.ts';
 import { createIntake } from '../app/intake.ts';
-import { sendJunkDigests } from '../app/junk.ts';
+import { junkSummary, sendJunkDigests } from '../app/junk.ts';
+import { INBOX, JUNK } from '../store/mailboxes.ts';
 import { createResolver } from '../dns/resolver.ts';
 import { mailauthResolver } from '../policy/spf/resolver.ts';
 import { createLogger } from '../server/log.ts';
@@ -34,7 +35,7 @@ import { createLogger } from '../server/log.ts';
 const SAVE_ATTEMPTS = 3;
 
 export function registerSpamCommands(program: Command): void {
-  const spam = program.command('spam').description('the spam classifier: train, learn, score, eval, status; junk digests');
+  const spam = program.command('spam').description('the spam classifier: train, learn, score, eval, status; users\' junk: junk, unjunk, digest');
 
   spam
     .command('train')
@@ -165,6 +166,52 @@ export function registerSpamCommands(program: Command): void {
     );
 
   spam
+    .command('junk <address>')
+    .description("what is in the user's Junk: one line per message, UID, when, From, Subject, score")
+    .action((address: string, _opts, cmd: Command) =>
+      withStore(cmd, async ({ store }) => {
+        const { junk } = await junkOf(store, address);
+        const messages = junk === undefined ? [] : await store.mailboxes.listMessages(junk);
+        if (messages.length === 0) {
+          print(`${address}: Junk is empty`);
+          return;
+        }
+        const rows = [['UID', 'RECEIVED', 'SCORE', 'FROM', 'SUBJECT']];
+        for (const message of messages) {
+          const summary = await junkSummary(store.mailboxes, message);
+          rows.push([String(message.uid), iso(message.receivedAt), summary.score || '-', printable(summary.from) || '-', printable(summary.subject) || '-']);
+        }
+        printTable(rows);
+      }),
+    );
+
+  spam
+    .command('unjunk <address> <uids...>')
+    .description("moves messages from the user's Junk to INBOX (POP3 then shows them); with --learn, the user's model learns them as ham")
+    .option('--learn', "learn them as ham into the user's own model")
+    .action((address: string, uids: string[], opts: { learn?: boolean }, cmd: Command) =>
+      withStore(cmd, async ({ store, config }) => {
+        const { userId, junk } = await junkOf(store, address);
+        const messages = junk === undefined ? [] : await store.mailboxes.listMessages(junk);
+        const chosen = uids.map((uid) => messages.find((m) => String(m.uid) === uid) ?? fail(`${address}: no message with UID ${uid} in Junk (kakitome spam junk ${address})`));
+        if (opts.learn) {
+          const scratch = scratchDir();
+          try {
+            const learned: HashedMessage[] = [];
+            for (const message of chosen) learned.push({ ...(await featuresOf(await store.mailboxes.readMessage(message.id), scratch, config.smtp.max_message_size)), spam: false });
+            await saveLearning(store, userId, config, (target, layers) => {
+              for (const message of learned) target.learnHashed(message, layers);
+            });
+          } finally {
+            rmSync(scratch, { recursive: true, force: true });
+          }
+        }
+        const moved = await store.mailboxes.move(userId, junk!, chosen.map((m) => m.id), INBOX);
+        print(`moved ${moved} message${moved === 1 ? '' : 's'} from ${address}'s Junk to INBOX${opts.learn ? `, learned as ham into ${address}'s model` : ''}`);
+      }),
+    );
+
+  spam
     .command('status')
     .description('the models: messages learned, features, size in the database, last change')
     .action((_opts, cmd: Command) =>
@@ -197,6 +244,16 @@ function measures(judged: readonly Judged[], junkScore: number): string[] {
   const c = confusion(called, 0.5);
   const pct = (x: number) => `${(100 * x).toFixed(2)} %`;
   return [pct(c.accuracy), pct(c.precision), pct(c.recall), pct(c.fpr), c.f1.toFixed(4), auc(judged).toFixed(5), pct(recallAtFpr(judged, 0.001))];
+}
+
+function fail(message: string): never {
+  throw new CliError(message);
+}
+
+/** The user's id and Junk mailbox (undefined while nothing went there). */
+async function junkOf(store: Store, address: string): Promise<{ userId: number; junk: number | undefined }> {
+  const userId = await scopeOf(store, address);
+  return { userId, junk: await store.mailboxes.findMailbox(userId, JUNK) };
 }
 
 async function scopeOf(store: Store, user: string | undefined): Promise<number> {

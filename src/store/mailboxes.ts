@@ -63,4 +63,10 @@ export interface MailboxStore {
    * `before` (unix ms), in bounded durable batches; returns how many went.
    */
   expireFolder(name: string, before: number): Promise<number>;
+  /**
+   * Moves messages of one of a user's mailboxes to another of theirs (created when
+   * missing), in one durable transaction; each gets the next UID there and keeps its
+   * UIDL. Ids not in `fromMailboxId` are ignored; returns how many moved.
+   */
+  move(userId: number, fromMailboxId: number, ids: readonly number[], toName: string): Promise<number>;
 }

@@ -105,8 +105,18 @@ test('Junk expires: messages in every user\'s Junk older than the cut-off go, IN
   await deliver('INBOX');
   const junk = (await store.mailboxes.findMailbox(alice, JUNK))!;
   assert.equal((await store.mailboxes.listMessages(junk)).length, 2);
+  // unjunk: one moves to INBOX with the next UID there and its UIDL kept; a stranger's mailbox is refused.
+  const [first] = await store.mailboxes.listMessages(junk);
+  const inboxId = (await store.mailboxes.findMailbox(alice))!;
+  assert.equal(await store.mailboxes.move(alice, junk, [first!.id, 999_999], 'INBOX'), 1);
+  const inbox = await store.mailboxes.listMessages(inboxId);
+  assert.deepEqual(inbox.map((m) => m.uid), [1, 2]);
+  assert.equal(inbox[1]!.uidl, first!.uidl);
+  const bob = (await store.accounts.getUser('bob@example.test'))!.id;
+  await assert.rejects(store.mailboxes.move(bob, junk, [first!.id], 'INBOX'), /no mailbox/);
+  await deliver(JUNK);
   assert.equal(await store.mailboxes.expireFolder(JUNK, 0), 0, 'nothing older than the epoch');
   assert.equal(await store.mailboxes.expireFolder(JUNK, Date.now() + 1000), 2);
   assert.equal((await store.mailboxes.listMessages(junk)).length, 0);
-  assert.equal((await store.mailboxes.listMessages((await store.mailboxes.findMailbox(alice))!)).length, 1, 'INBOX is left alone');
+  assert.equal((await store.mailboxes.listMessages((await store.mailboxes.findMailbox(alice))!)).length, 2, 'INBOX is left alone');
 });

@@ -77,6 +77,11 @@ export class DeliveryRows {
     return this.findMailbox(userId, name)!;
   }
 
+  /** The next UID of a mailbox (RFC 9051 §2.3.1.1: strictly ascending, never reused). */
+  takeUid(mailboxId: number): number {
+    return (this.#takeNextUid.get(mailboxId) as { uid: number }).uid;
+  }
+
   /** Inserts a delivery's rows; `contentOf(name)` is a part's content when it goes into the database. */
   insert(delivery: Delivery, contentOf: (name: string) => Uint8Array | undefined): DeliveredCopy[][] {
     return delivery.parts.map((part) => {

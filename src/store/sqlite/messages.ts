@@ -12,7 +12,7 @@ import { type Delivery, DeliveryRows } from './delivery-rows.ts';
 import type { MessageContents } from './contents.ts';
 import { BatchCommitError, type GroupCommitStats, GroupCommitter } from '../group-commit.ts';
 import { type Db, commitDurably, transaction } from './db.ts';
-import { INBOX, type MailboxStore, type StoredMessage, UnknownMessageError } from '../mailboxes.ts';
+import { INBOX, type MailboxStore, type StoredMessage, UnknownMailboxError, UnknownMessageError } from '../mailboxes.ts';
 import type { CommitOptions, DeliveredCopy, DeliveryPart, DeliveryStore, QuarantineRecord } from '../deliveries.ts';
 
 /** Orphan collection leaves younger files alone: they may belong to a delivery still in flight elsewhere. */
@@ -189,6 +189,22 @@ export class SqliteMessageStore implements MailboxStore, DeliveryStore {
       return this.#contents.unreferenced(blobs);
     });
     await this.removeBlobs(files);
+  }
+
+  async move(userId: number, fromMailboxId: number, ids: readonly number[], toName: string): Promise<number> {
+    const moveOne = this.#db.prepare('UPDATE messages SET mailbox_id = ?, uid = ? WHERE id = ? AND mailbox_id = ?');
+    const owned = this.#db.prepare('SELECT 1 FROM mailboxes WHERE id = ? AND user_id = ?');
+    return commitDurably(this.#db, () => {
+      if (!owned.get(fromMailboxId, userId)) throw new UnknownMailboxError(`no mailbox ${fromMailboxId} of user ${userId}`);
+      const target = this.#rows.createMailbox(userId, toName);
+      if (target === fromMailboxId) return 0;
+      let moved = 0;
+      for (const id of ids) {
+        const present = this.#db.prepare('SELECT 1 FROM messages WHERE id = ? AND mailbox_id = ?').get(id, fromMailboxId);
+        if (present) moved += Number(moveOne.run(target, this.#rows.takeUid(target), id, fromMailboxId).changes);
+      }
+      return moved;
+    });
   }
 
   async expireFolder(name: string, before: number): Promise<number> {
