@@ -132,7 +132,8 @@ function textTokens(text: string, prefix: string, add: (token: string) => void, 
     const word = raw.toLowerCase();
     add(prefix + word);
     // Capitals are a feature of their own (FREE against free).
-    if (raw.length > 2 && raw === raw.toUpperCase() && /\p{Lu}/u.test(raw)) add(`${prefix}upper:${word}`);
+    // (raw differs from its lower case only when it has a capital: most words stop at that cheap test.)
+    if (raw.length > 2 && raw !== word && raw === raw.toUpperCase()) add(`${prefix}upper:${word}`);
     if (pairs && previous !== undefined) add(`${prefix}${previous} ${word}`);
     previous = word;
   }
