@@ -12,10 +12,9 @@
 // false positives at the default cut-off
 // (0.8808 for kakitome's junk verdict, junk_score 2; bogofilter's own spam cut-off), training seconds,
 // and classification messages/second (single-threaded; bogofilter in one bulk process).
-// The training fold's threshold is chosen on held-out scores for kakitome and bogofilter
-// (the training fold split in two stratified halves; a model trained on each half scores
-// the other), since in-sample scores are all sure; SpamAssassin's on its in-sample
-// scores (a held-out pair of sa-learn runs would add ~20 minutes a fold).
+// The training fold's threshold is chosen on held-out scores for every engine (the
+// training fold split in two stratified halves; a model trained on each half scores
+// the other), since in-sample scores are all sure.
 //
 // SpamAssassin (bench/spam/spamassassin.ts; Debian's packages, missing ones are named
 // with their apt-get line) runs per fold with a fresh private Bayes database that
@@ -31,14 +30,16 @@
 // Training seconds: the two sa-learn runs (spam, ham; a perl start each). msg/s: the
 // test fold sent one message at a time with spamc (one process each, wall clock, file
 // read included) to a spamd on 127.0.0.1 with one child; spamd's start is not counted.
-// The training-fold scores (for its threshold) come from the full spamd, untimed.
+// The held-out training-fold scores come from two more Bayes databases (one per half),
+// scored untimed by a spamd with every rule (only Bayes's when spamassassin is not run):
+// the same number of scans as scoring the training fold in sample, two sa-learn runs more.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { classify, DEFAULT_PARAMETERS, type ClassifierParameters } from '../src/filter/spam/classifier.ts';
+import { classifyHashes, DEFAULT_PARAMETERS, type ClassifierParameters } from '../src/filter/spam/classifier.ts';
 import { messageTokens } from '../src/filter/spam/tokens.ts';
 import { SpamModel, type MessageFeatures } from '../src/filter/spam/model.ts';
 import { messageGrams } from '../src/filter/spam/grams.ts';
@@ -176,7 +177,7 @@ async function kakitomeFold(train: Sample[], test: Sample[], fold: number): Prom
   model.train(await Promise.all(train.map(async (sample) => ({ features: await featuresOf(sample.file), spam: sample.spam }))), seed + fold);
   const trainSeconds = (performance.now() - started) / 1000;
   const scoreOf = (features: MessageFeatures) => {
-    if (values.model === 'chi') return classify(features.tokens, [model.counts], parameters).score;
+    if (values.model === 'chi') return classifyHashes([...features.tokens], [model.counts], parameters).score;
     const scored = model.score(features);
     return values.model === 'logistic' ? scored.logistic : values.model === 'grams' ? scored.grams : scored.score;
   };
@@ -188,7 +189,7 @@ async function kakitomeFold(train: Sample[], test: Sample[], fold: number): Prom
     inner.train(await Promise.all(learn.map(async (sample) => ({ features: await featuresOf(sample.file), spam: sample.spam }))), seed + fold);
     for (const sample of judge) {
       const scored = inner.score(await featuresOf(sample.file));
-      trainScores.push({ sample, score: values.model === 'chi' ? classify((await featuresOf(sample.file)).tokens, [inner.counts], parameters).score : values.model === 'logistic' ? scored.logistic : values.model === 'grams' ? scored.grams : scored.score });
+      trainScores.push({ sample, score: values.model === 'chi' ? classifyHashes([...(await featuresOf(sample.file)).tokens], [inner.counts], parameters).score : values.model === 'logistic' ? scored.logistic : values.model === 'grams' ? scored.grams : scored.score });
     }
   }
   // Timed afresh: reading, tokenizing and classifying each test message.
@@ -257,83 +258,94 @@ function innerHalves(train: readonly Sample[], fold: number): [Sample[], Sample[
 /** What the SpamAssassin folds noticed, printed after the table. */
 const saNotes = { learned: 0, examined: 0, noBayes: 0, scored: 0, bayesDiffer: 0, compared: 0, cpu: new Map<string, { seconds: number; messages: number }>() };
 
-interface SaScan {
-  train: Map<Sample, SaScore>;
-  test: Map<Sample, SaScore>;
-  perSecond: number;
+type SaNote = (text: string) => void;
+
+/** sa-learn on `train`, spam then ham (many files a call); the seconds it took. */
+function spamAssassinLearn(sa: SpamAssassin, train: readonly Sample[], note: SaNote): number {
+  const started = performance.now();
+  for (const kind of ['spam', 'ham'] as const) {
+    const files = train.filter((s) => s.spam === (kind === 'spam')).map((s) => s.file);
+    const learnStart = performance.now();
+    const { learned, examined } = sa.learn(kind, files);
+    saNotes.learned += learned;
+    saNotes.examined += examined;
+    note(`sa-learn --${kind}: ${files.length} files in ${((performance.now() - learnStart) / 1000).toFixed(1)} s, learned ${learned} of ${examined}`);
+  }
+  sa.handOver();
+  return (performance.now() - started) / 1000;
 }
 
-/** One spamd for `rules`: the training fold scored untimed (when asked), then the test fold timed. */
-async function spamAssassinScan(sa: SpamAssassin, rules: 'all' | 'bayes', train: readonly Sample[], test: readonly Sample[], note: (text: string) => void): Promise<SaScan> {
+/** `samples` scored one at a time by a spamd for `rules`: the scores, msg/s and spamd's CPU seconds. */
+async function spamAssassinScores(sa: SpamAssassin, rules: 'all' | 'bayes', samples: readonly Sample[], what: string, note: SaNote) {
   const starting = performance.now();
   const spamd = await sa.serve(rules);
   try {
     note(`spamd (${rules === 'all' ? 'every rule' : 'Bayes rules only'}) ready in ${((performance.now() - starting) / 1000).toFixed(1)} s`);
-    const trainScores = new Map<Sample, SaScore>();
-    const trainStart = performance.now();
-    for (const sample of train) {
-      trainScores.set(sample, spamd.scan(sample.file));
-      if (trainScores.size % 1000 === 0 || trainScores.size === train.length) {
-        note(`training fold scored: ${trainScores.size}/${train.length} (${(trainScores.size / ((performance.now() - trainStart) / 1000)).toFixed(1)} msg/s)`);
-      }
-    }
+    const scores = new Map<Sample, SaScore>();
     const cpuBefore = spamd.cpuSeconds();
-    const classifyStart = performance.now();
-    const testScores = new Map(test.map((sample) => [sample, spamd.scan(sample.file)] as const));
-    const perSecond = test.length / ((performance.now() - classifyStart) / 1000);
-    const cpu = spamd.cpuSeconds() - cpuBefore;
-    const total = saNotes.cpu.get(rules) ?? { seconds: 0, messages: 0 };
-    saNotes.cpu.set(rules, { seconds: total.seconds + cpu, messages: total.messages + test.length });
-    note(`test fold classified: ${test.length} messages, ${perSecond.toFixed(1)} msg/s, spamd CPU ${((1000 * cpu) / test.length).toFixed(0)} ms/msg`);
-    return { train: trainScores, test: testScores, perSecond };
+    const started = performance.now();
+    for (const sample of samples) {
+      const score = spamd.scan(sample.file);
+      scores.set(sample, score);
+      saNotes.scored++;
+      if (score.bayes === undefined) saNotes.noBayes++;
+      if (scores.size % 1000 === 0) note(`${what}: ${scores.size}/${samples.length}`);
+    }
+    const perSecond = samples.length / ((performance.now() - started) / 1000);
+    const cpuSeconds = spamd.cpuSeconds() - cpuBefore;
+    note(`${what}: ${samples.length} messages, ${perSecond.toFixed(1)} msg/s, spamd CPU ${((1000 * cpuSeconds) / samples.length).toFixed(0)} ms/msg`);
+    return { scores, perSecond, cpuSeconds };
   } finally {
     await spamd.stop();
   }
 }
 
-/** sa-bayes and spamassassin (those asked for) on one fold: one Bayes database, trained once. */
+/** The training fold's held-out scores: a Bayes database per half, learned from it, scoring the other half. */
+async function spamAssassinHeldOut(train: readonly Sample[], fold: number, rules: 'all' | 'bayes', note: SaNote): Promise<Map<Sample, SaScore>> {
+  const scores = new Map<Sample, SaScore>();
+  for (const [half, [learn, judge]] of innerHalves(train, fold).entries()) {
+    const inner = new SpamAssassin();
+    try {
+      spamAssassinLearn(inner, learn, (text) => note(`held-out half ${half + 1}, ${text}`));
+      for (const [sample, score] of (await spamAssassinScores(inner, rules, judge, `held-out half ${half + 1} scored`, note)).scores) scores.set(sample, score);
+    } finally {
+      inner.remove();
+    }
+  }
+  return scores;
+}
+
+/** The test fold timed with one spamd for `rules`; its CPU per message kept for the notes. */
+async function spamAssassinTest(sa: SpamAssassin, rules: 'all' | 'bayes', test: readonly Sample[], note: SaNote) {
+  const scan = await spamAssassinScores(sa, rules, test, `test fold classified (${rules === 'all' ? 'every rule' : 'Bayes rules only'})`, note);
+  const total = saNotes.cpu.get(rules) ?? { seconds: 0, messages: 0 };
+  saNotes.cpu.set(rules, { seconds: total.seconds + scan.cpuSeconds, messages: total.messages + test.length });
+  return scan;
+}
+
+/** sa-bayes and spamassassin (those asked for) on one fold: one Bayes database, trained once, for both. */
 async function spamAssassinFold(train: Sample[], test: Sample[], fold: number): Promise<FoldResult[]> {
-  const note = (text: string) => console.error(`# spamassassin fold ${fold}: ${text}`);
+  const note: SaNote = (text) => console.error(`# spamassassin fold ${fold}: ${text}`);
+  const withTotal = engines.includes('spamassassin');
+  const heldOut = await spamAssassinHeldOut(train, fold, withTotal ? 'all' : 'bayes', note);
   const sa = new SpamAssassin();
   try {
-    const started = performance.now();
-    for (const kind of ['spam', 'ham'] as const) {
-      const files = train.filter((s) => s.spam === (kind === 'spam')).map((s) => s.file);
-      const learnStart = performance.now();
-      const { learned, examined } = sa.learn(kind, files);
-      saNotes.learned += learned;
-      saNotes.examined += examined;
-      note(`sa-learn --${kind}: ${files.length} files in ${((performance.now() - learnStart) / 1000).toFixed(1)} s, learned ${learned} of ${examined}`);
-    }
-    const trainSeconds = (performance.now() - started) / 1000;
-    sa.handOver();
-    const bayesOf = (score: SaScore | undefined) => score?.bayes ?? 0.5;
-    const scoredBy = (samples: readonly Sample[], scores: Map<Sample, SaScore>, value: (score: SaScore | undefined) => number) =>
-      samples.map((sample) => ({ sample, score: value(scores.get(sample)) }));
+    const trainSeconds = spamAssassinLearn(sa, train, note);
+    const scoredBy = (samples: readonly Sample[], scores: Map<Sample, SaScore>, value: (score: SaScore) => number) =>
+      samples.map((sample) => ({ sample, score: value(scores.get(sample)!) }));
+    const bayesOf = (score: SaScore) => score.bayes ?? 0.5;
     const results: FoldResult[] = [];
-    const full = engines.includes('spamassassin') ? await spamAssassinScan(sa, 'all', train, test, note) : undefined;
-    const countNoBayes = (scan: SaScan) => {
-      for (const score of [...scan.train.values(), ...scan.test.values()]) {
-        saNotes.scored++;
-        if (score.bayes === undefined) saNotes.noBayes++;
-      }
-    };
+    const full = withTotal ? await spamAssassinTest(sa, 'all', test, note) : undefined;
     if (full) {
-      countNoBayes(full);
-      const total = (score: SaScore | undefined) => score?.score ?? 0;
-      results.push(result('spamassassin', fold, scoredBy(test, full.test, total), scoredBy(train, full.train, total), trainSeconds, full.perSecond, SA_CUTOFF));
+      results.push(result('spamassassin', fold, scoredBy(test, full.scores, (score) => score.score), scoredBy(train, heldOut, (score) => score.score), trainSeconds, full.perSecond, SA_CUTOFF));
     }
     if (engines.includes('sa-bayes')) {
-      const bayes = await spamAssassinScan(sa, 'bayes', full ? [] : train, test, note);
-      if (!full) countNoBayes(bayes);
-      if (full) {
-        for (const sample of test) {
-          saNotes.compared++;
-          if (bayes.test.get(sample)!.bayes !== full.test.get(sample)!.bayes) saNotes.bayesDiffer++;
-        }
+      const bayes = await spamAssassinTest(sa, 'bayes', test, note);
+      for (const sample of full ? test : []) {
+        saNotes.compared++;
+        if (bayes.scores.get(sample)!.bayes !== full!.scores.get(sample)!.bayes) saNotes.bayesDiffer++;
       }
-      const trainScores = scoredBy(train, full?.train ?? bayes.train, bayesOf);
-      results.push(result('sa-bayes', fold, scoredBy(test, bayes.test, bayesOf), trainScores, trainSeconds, bayes.perSecond, SA_BAYES_CUTOFF));
+      results.push(result('sa-bayes', fold, scoredBy(test, bayes.scores, bayesOf), scoredBy(train, heldOut, bayesOf), trainSeconds, bayes.perSecond, SA_BAYES_CUTOFF));
     }
     return results;
   } finally {
@@ -399,9 +411,9 @@ for (const engine of engines) {
 }
 if (withSpamAssassin) {
   console.log(
-    `SpamAssassin: sa-learn learned ${saNotes.learned} of the ${saNotes.examined} training messages of all folds (it learns a message once: one with the To, Date and body of one learned before is skipped)`,
+    `SpamAssassin: sa-learn learned ${saNotes.learned} of the ${saNotes.examined} messages it was given, training folds and their halves (it learns a message once: one with the To, Date and body of one learned before is skipped)`,
   );
-  console.log(`SpamAssassin: no Bayes probability for ${saNotes.noBayes} of ${saNotes.scored} messages scored, training and test folds (sa-bayes counts them 0.5)`);
+  console.log(`SpamAssassin: no Bayes probability for ${saNotes.noBayes} of ${saNotes.scored} scans, held-out and test (sa-bayes counts them 0.5)`);
   if (saNotes.compared > 0) console.log(`SpamAssassin: Bayes probability of the Bayes-only spamd ≠ the full one's for ${saNotes.bayesDiffer} of ${saNotes.compared} test messages`);
   for (const [rules, { seconds, messages }] of saNotes.cpu) {
     console.log(`SpamAssassin: spamd (${rules === 'all' ? 'every rule' : 'Bayes rules only'}) CPU ${((1000 * seconds) / messages).toFixed(1)} ms per test message (spamd and its child; spamc not counted)`);

@@ -15,7 +15,7 @@ import { CliError } from './errors.ts';
 import { iso, print, printable, printTable } from './io.ts';
 import { countMessages, readMessages } from '../mail/message-files.ts';
 import { messageTokens } from '../filter/spam/tokens.ts';
-import { featureHashes, scoreHashed, SpamModel, trainedTotals, type HashedFeatures, type HashedMessage } from '../filter/spam/model.ts';
+import { scoreHashed, SpamModel, trainedTotals, type HashedFeatures, type HashedMessage } from '../filter/spam/model.ts';
 import { messageGrams } from '../filter/spam/grams.ts';
 import { classifierPoints, verdictOf } from '../filter/spam/score.ts';
 import { auc, confusion, recallAtFpr, stratifiedFolds, type Judged } from '../filter/spam/metrics.ts';
@@ -319,7 +319,7 @@ async function* messagesOf(path: string, maxBytes: number, onSkip: (name: string
 
 /** What the model reads of a message, as hashes. */
 async function featuresOf(bytes: Buffer, scratch: string, maxBytes: number): Promise<HashedFeatures> {
-  return { hashes: featureHashes(await messageTokens(bytes, { scratchDir: scratch, maxBytes })), grams: messageGrams(bytes) };
+  return { hashes: Uint32Array.from(await messageTokens(bytes, { scratchDir: scratch, maxBytes })), grams: messageGrams(bytes) };
 }
 
 /** Every message of the sources as its features' hashes, with a progress bar on a terminal. */

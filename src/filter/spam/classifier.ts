@@ -100,7 +100,8 @@ export function classify(tokens: Iterable<string>, models: readonly TokenModel[]
 }
 
 /** classify() of features given by their tokenHash (distinct: a repeated hash counts again). */
-export function classifyHashes(hashes: ArrayLike<number>, models: readonly TokenModel[], parameters: ClassifierParameters = DEFAULT_PARAMETERS): Classification {
+export function classifyHashes(features: ArrayLike<number> | ReadonlySet<number>, models: readonly TokenModel[], parameters: ClassifierParameters = DEFAULT_PARAMETERS): Classification {
+  const hashes: ArrayLike<number> = features instanceof Set ? [...features] : (features as ArrayLike<number>);
   const totals = {
     spamMessages: models.reduce((n, m) => n + m.spamMessages, 0),
     hamMessages: models.reduce((n, m) => n + m.hamMessages, 0),

@@ -12,28 +12,61 @@ export const GRAM_LENGTH = 4;
 
 const FROM_LINE = Buffer.from('From ');
 
-/** The distinct 4-grams of the message's first GRAM_OCTETS octets (past an mbox From_ line), as 32-bit hashes, ascending. */
+/** The distinct 4-grams of the message's first GRAM_OCTETS octets (past an mbox From_ line), as 32-bit hashes, in the order first seen. */
 export function messageGrams(message: Buffer): Uint32Array {
   let start = 0;
   if (message.subarray(0, FROM_LINE.length).equals(FROM_LINE)) {
     const eol = message.indexOf(0x0a);
     start = eol < 0 ? message.length : eol + 1;
   }
-  const text = message.subarray(start, start + GRAM_OCTETS);
-  const count = Math.max(0, text.length - GRAM_LENGTH + 1);
-  const grams = new Uint32Array(count);
-  for (let i = 0; i < count; i++) {
+  const end = Math.min(message.length, start + GRAM_OCTETS);
+  const out = new Uint32Array(Math.max(0, end - start - GRAM_LENGTH + 1));
+  const generation = seen.next();
+  let distinct = 0;
+  for (let i = start; i + GRAM_LENGTH <= end; i++) {
     // FNV-1a of the four octets, from another offset basis than the tokens' (their weights are apart anyway).
     let h = 0x9b8bd90e;
     for (let j = 0; j < GRAM_LENGTH; j++) {
-      h ^= text[i + j]!;
+      h ^= message[i + j]!;
       h = Math.imul(h, 16777619);
     }
-    grams[i] = h >>> 0;
+    h >>>= 0;
+    if (seen.add(h, generation)) out[distinct++] = h;
   }
-  // Each once: sorted, then the repeats squeezed out (cheaper than a Set of numbers).
-  grams.sort();
-  let distinct = 0;
-  for (let i = 0; i < count; i++) if (i === 0 || grams[i] !== grams[i - 1]) grams[distinct++] = grams[i]!;
-  return grams.slice(0, distinct);
+  return out.slice(0, distinct);
 }
+
+/**
+ * The grams of one message seen so far: an open-addressing set in reused arrays whose
+ * slots belong to the current message when their stamp is its generation, so nothing
+ * is cleared between messages (cheaper than a Set of numbers, or sorting).
+ */
+class SeenGrams {
+  readonly #keys = new Uint32Array(8192);
+  readonly #stamps = new Uint32Array(8192);
+  #generation = 0;
+
+  next(): number {
+    if (++this.#generation === 0xffffffff) {
+      this.#stamps.fill(0);
+      this.#generation = 1;
+    }
+    return this.#generation;
+  }
+
+  /** True when `hash` is new in this generation (and now recorded). */
+  add(hash: number, generation: number): boolean {
+    const mask = this.#keys.length - 1;
+    let slot = Math.imul(hash, 0x9e3779b1) >>> 19 & mask;
+    while (this.#stamps[slot] === generation) {
+      if (this.#keys[slot] === hash) return false;
+      slot = (slot + 1) & mask;
+    }
+    this.#stamps[slot] = generation;
+    this.#keys[slot] = hash;
+    return true;
+  }
+}
+
+// 8,192 slots for at most GRAM_OCTETS grams: never more than 37 % full.
+const seen = new SeenGrams();

@@ -8,11 +8,23 @@
 // Collisions of 32-bit hashes are rare enough not to matter (two features in ~10,000
 // share a slot in a million-feature model; both then count as one).
 
+/** FNV-1a's offset basis: the state before any character. */
+export const FNV_BASIS = 2166136261;
+
 /** FNV-1a over the UTF-16 code units: a feature's identity in the counts and, folded, its logistic weight. */
 export function tokenHash(feature: string): number {
-  let h = 2166136261;
-  for (let i = 0; i < feature.length; i++) {
-    h ^= feature.charCodeAt(i);
+  return fnvMore(FNV_BASIS, feature);
+}
+
+/**
+ * FNV-1a continued from `state` (a hash so far) over `text`: fnvMore(tokenHash(a), b) is
+ * tokenHash(a + b), so a tokenizer hashes "subject:" once and each word after it, and a
+ * word pair from the first word's hash, without making the strings.
+ */
+export function fnvMore(state: number, text: string): number {
+  let h = state;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
     h = Math.imul(h, 16777619);
   }
   return h >>> 0;

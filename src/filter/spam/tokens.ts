@@ -13,6 +13,7 @@ import { walkMime, type MessageSource } from '../attachments/mime-walk.ts';
 import { decodeCharset, decodeUnlabelled, parameterValues, parseFieldValue } from '../attachments/parameters.ts';
 import { decodeEncodedWords } from '../attachments/encoded-words.ts';
 import { readPieces } from '../attachments/source.ts';
+import { fnvMore, tokenHash } from './token-table.ts';
 
 /** Octets of one text part read for tokens; the rest of a longer part is ignored. */
 export const MAX_TEXT_OCTETS = 256 * 1024;
@@ -42,9 +43,9 @@ export interface TokenOptions {
   maxBytes: number;
 }
 
-/** What the spam step reads of a message: its features, and for the rules its header fields and text. */
+/** What the spam step reads of a message: its features (by tokenHash), and for the rules its header fields and text. */
 export interface MessageReading {
-  tokens: Set<string>;
+  tokens: Set<number>;
   /** The top-level header fields, encoded words decoded. */
   fields: { name: string; value: string }[];
   /** The text parts as read (HTML as text), lower-cased, at most MAX_RULE_TEXT characters; '' unless asked for. */
@@ -54,19 +55,28 @@ export interface MessageReading {
 /** Characters of text kept for the rules. */
 export const MAX_RULE_TEXT = 1024 * 1024;
 
-/** The features of a message, each once. */
-export async function messageTokens(message: MessageSource, options: TokenOptions): Promise<Set<string>> {
+/** The features of a message, each once, by their tokenHash (the strings are never made: textTokens). */
+export async function messageTokens(message: MessageSource, options: TokenOptions): Promise<Set<number>> {
   return (await readMessage(message, options)).tokens;
+}
+
+/** Collects features: named ones as strings, the text's by their hash. */
+interface FeatureSink {
+  (token: string): void;
+  hash(hash: number): void;
 }
 
 /** The features of a message and, with `withText`, its fields and text for the rules. */
 export async function readMessage(message: MessageSource, options: TokenOptions & { withText?: boolean }): Promise<MessageReading> {
-  const tokens = new Set<string>();
+  const tokens = new Set<number>();
   const fields: { name: string; value: string }[] = [];
   const texts: string[] = [];
   let textLength = 0;
-  const add = (token: string) => {
-    if (tokens.size < MAX_TOKENS) tokens.add(token);
+  const add = ((token: string) => {
+    if (tokens.size < MAX_TOKENS) tokens.add(tokenHash(token));
+  }) as FeatureSink;
+  add.hash = (hash: number) => {
+    if (tokens.size < MAX_TOKENS) tokens.add(hash);
   };
   const walk = walkMime(message, {
     spool: { memoryLimit: 1024 * 1024, maxSize: Math.max(options.maxBytes, MAX_TEXT_OCTETS), scratchDir: options.scratchDir },
@@ -106,7 +116,7 @@ export async function readMessage(message: MessageSource, options: TokenOptions 
 }
 
 /** The words of the fields that matter, each prefixed by its field's name. */
-function headerTokens(fields: readonly { name: string; value: string }[], add: (token: string) => void): void {
+function headerTokens(fields: readonly { name: string; value: string }[], add: FeatureSink): void {
   for (const field of fields) {
     const name = field.name.toLowerCase();
     if (!HEADER_FIELDS.has(name)) continue;
@@ -119,9 +129,16 @@ function headerTokens(fields: readonly { name: string; value: string }[], add: (
   }
 }
 
-/** Words (lower case, 2–40 characters, or a single letter or digit) and, with pairs, adjacent pairs. */
-function textTokens(text: string, prefix: string, add: (token: string) => void, pairs = prefix === ''): void {
-  let previous: string | undefined;
+/**
+ * Words (lower case, 2–40 characters, or a single letter or digit) and, with pairs,
+ * adjacent pairs: the features `prefix + word`, `prefix + "upper:" + word` for a word in
+ * capitals (FREE against free) and `prefix + previous + " " + word`, hashed as they are
+ * read (fnvMore), never made as strings.
+ */
+function textTokens(text: string, prefix: string, add: FeatureSink, pairs = prefix === ''): void {
+  const base = tokenHash(prefix);
+  const upperBase = fnvMore(base, 'upper:');
+  let previous: number | undefined;
   for (const match of text.matchAll(WORD)) {
     const raw = match[0];
     if (raw.length > 40) {
@@ -130,17 +147,17 @@ function textTokens(text: string, prefix: string, add: (token: string) => void, 
       continue;
     }
     const word = raw.toLowerCase();
-    add(prefix + word);
-    // Capitals are a feature of their own (FREE against free).
+    const hash = fnvMore(base, word);
+    add.hash(hash);
     // (raw differs from its lower case only when it has a capital: most words stop at that cheap test.)
-    if (raw.length > 2 && raw !== word && raw === raw.toUpperCase()) add(`${prefix}upper:${word}`);
-    if (pairs && previous !== undefined) add(`${prefix}${previous} ${word}`);
-    previous = word;
+    if (raw.length > 2 && raw !== word && raw === raw.toUpperCase()) add.hash(fnvMore(upperBase, word));
+    if (pairs && previous !== undefined) add.hash(fnvMore(fnvMore(previous, ' '), word));
+    previous = hash;
   }
 }
 
 /** HTML as a reader sees it: the text without tags, scripts and styles, entities decoded; link hosts as features. */
-function htmlText(html: string, add: (token: string) => void): string {
+function htmlText(html: string, add: FeatureSink): string {
   for (const url of html.matchAll(URL)) urlTokens(url[1]!, add);
   if (/<img\b/iu.test(html)) add('html:img');
   if (/<form\b/iu.test(html)) add('html:form');
@@ -160,7 +177,7 @@ function htmlText(html: string, add: (token: string) => void): string {
 }
 
 /** A link's host and every parent domain (`url:a.b.example.com`, `url:b.example.com`, `url:example.com`). */
-function urlTokens(host: string, add: (token: string) => void): void {
+function urlTokens(host: string, add: FeatureSink): void {
   const labels = host.toLowerCase().replace(/\.+$/u, '').split('.');
   if (/^\d+$/u.test(labels.at(-1) ?? '')) {
     add('url:(ip address)');

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tmpdir } from 'node:os';
-import { chi2Q, classify, featureProbability, TokenCounts } from '../../../src/filter/spam/classifier.ts';
+import { chi2Q, classifyHashes, featureProbability, TokenCounts } from '../../../src/filter/spam/classifier.ts';
 import { messageTokens } from '../../../src/filter/spam/tokens.ts';
 import { SpamModel, type MessageFeatures } from '../../../src/filter/spam/model.ts';
 import { messageGrams } from '../../../src/filter/spam/grams.ts';
@@ -39,37 +39,37 @@ const HAM_WORDS = ['kernel', 'patch', 'review', 'release', 'branch', 'merge', 'b
 test('trained on a small corpus it separates new messages, abstains on unseen words, and learns from a mistake', async () => {
   const model = new TokenCounts();
   for (let i = 0; i < 30; i++) {
-    model.learn(await tokensOf(messageOf('special offer', SPAM_WORDS, i)), true);
-    model.learn(await tokensOf(messageOf('patch review', HAM_WORDS, i)), false);
+    model.learnHashes(await tokensOf(messageOf('special offer', SPAM_WORDS, i)), true);
+    model.learnHashes(await tokensOf(messageOf('patch review', HAM_WORDS, i)), false);
   }
-  const spamScore = classify(await tokensOf(messageOf('you are a winner', ['lottery', 'casino', 'cheap', 'offer'], 99)), [model]).score;
-  const hamScore = classify(await tokensOf(messageOf('build failed', ['kernel', 'branch', 'merge'], 99)), [model]).score;
+  const spamScore = classifyHashes(await tokensOf(messageOf('you are a winner', ['lottery', 'casino', 'cheap', 'offer'], 99)), [model]).score;
+  const hamScore = classifyHashes(await tokensOf(messageOf('build failed', ['kernel', 'branch', 'merge'], 99)), [model]).score;
   assert.ok(spamScore > 0.95, `spam ${spamScore}`);
   assert.ok(hamScore < 0.05, `ham ${hamScore}`);
-  assert.equal(classify(await tokensOf('Subject: zzz\r\n\r\nqwertyuiop asdfghjkl\r\n'), [model]).score, 0.5, 'nothing known: no opinion');
+  assert.equal(classifyHashes(await tokensOf('Subject: zzz\r\n\r\nqwertyuiop asdfghjkl\r\n'), [model]).score, 0.5, 'nothing known: no opinion');
 
   // A new kind of spam, dressed in ham's words: scored ham, then learned as spam.
   const sneaky = await tokensOf(messageOf('kernel release', ['kernel', 'release', 'pharmacy', 'discount', 'pills'], 7));
-  const before = classify(sneaky, [model]).score;
-  for (let i = 0; i < 3; i++) model.learn(sneaky, true);
-  const after = classify(sneaky, [model]).score;
+  const before = classifyHashes(sneaky, [model]).score;
+  for (let i = 0; i < 3; i++) model.learnHashes(sneaky, true);
+  const after = classifyHashes(sneaky, [model]).score;
   assert.ok(after > before + 0.3, `${before} → ${after}`);
   // Unlearning takes it back.
-  for (let i = 0; i < 3; i++) model.learn(sneaky, true, -1);
-  assert.equal(classify(sneaky, [model]).score, before);
+  for (let i = 0; i < 3; i++) model.learnHashes(sneaky, true, -1);
+  assert.equal(classifyHashes(sneaky, [model]).score, before);
 });
 
 test('a user\'s counts add to the instance\'s: only that user\'s scores change', async () => {
   const global = new TokenCounts();
   for (let i = 0; i < 20; i++) {
-    global.learn(await tokensOf(messageOf('offer', SPAM_WORDS, i)), true);
-    global.learn(await tokensOf(messageOf('review', HAM_WORDS, i)), false);
+    global.learnHashes(await tokensOf(messageOf('offer', SPAM_WORDS, i)), true);
+    global.learnHashes(await tokensOf(messageOf('review', HAM_WORDS, i)), false);
   }
   const newsletter = await tokensOf(messageOf('weekly newsletter', ['newsletter', 'digest', 'weekly', 'issue'], 1));
   const alice = new TokenCounts();
-  for (let i = 0; i < 10; i++) alice.learn(newsletter, true);
-  assert.equal(classify(newsletter, [global]).score, 0.5, 'the instance has no opinion');
-  assert.ok(classify(newsletter, [global, alice]).score > 0.9, 'alice taught hers that it is spam');
+  for (let i = 0; i < 10; i++) alice.learnHashes(newsletter, true);
+  assert.equal(classifyHashes(newsletter, [global]).score, 0.5, 'the instance has no opinion');
+  assert.ok(classifyHashes(newsletter, [global, alice]).score > 0.9, 'alice taught hers that it is spam');
 });
 
 test('tokens: subject words by field, base64 and charset decoded, HTML rendered, link domains, attachment extensions', async () => {
@@ -100,10 +100,10 @@ test('tokens: subject words by field, base64 and charset decoded, HTML rendered,
   ].join('\r\n');
   const tokens = await tokensOf(raw);
   for (const expected of ['subject:großes', 'subject:angebot', 'from:shop', 'grüße', 'grüße von', 'url:www.example.org', 'café', 'url:example.org', 'special', 'upper:special', 'url:shop.bad.example', 'url:bad.example', 'html:script', 'attachment:exe', 'type:application/octet-stream', 'content-type:multipart/mixed']) {
-    assert.ok(tokens.has(expected), `${expected} in ${[...tokens].join(' | ')}`);
+    assert.ok(tokens.has(tokenHash(expected)), `${expected} is a feature`);
   }
-  assert.ok(!tokens.has('hidden'), 'script text is not read');
-  assert.ok(!tokens.has('eacute'), 'entities are decoded or dropped, not words');
+  assert.ok(!tokens.has(tokenHash('hidden')), 'script text is not read');
+  assert.ok(!tokens.has(tokenHash('eacute')), 'entities are decoded or dropped, not words');
 });
 
 /** What the model reads of a message: tokens and 4-grams. */
