@@ -32,7 +32,8 @@ const spamTokens: FuzzTarget = {
   async check(input) {
     const reading = await readMessage(input, { scratchDir: scratch!, maxBytes: 256 * 1024, withText: true });
     const { tokens } = reading;
-    invariant(tokens.size <= MAX_TOKENS, 'more features than MAX_TOKENS');
+    invariant(tokens.length <= MAX_TOKENS, 'more features than MAX_TOKENS');
+    invariant(new Set(tokens).size === tokens.length, 'a feature twice');
     for (const token of tokens) invariant(Number.isInteger(token) && token >= 0 && token < 2 ** 32, `feature ${token} is not a 32-bit hash`);
     invariant(reading.text.length <= MAX_RULE_TEXT + 1024, `rule text of ${reading.text.length} characters`);
     const grams = messageGrams(input);

@@ -319,7 +319,7 @@ async function* messagesOf(path: string, maxBytes: number, onSkip: (name: string
 
 /** What the model reads of a message, as hashes. */
 async function featuresOf(bytes: Buffer, scratch: string, maxBytes: number): Promise<HashedFeatures> {
-  return { hashes: Uint32Array.from(await messageTokens(bytes, { scratchDir: scratch, maxBytes })), grams: messageGrams(bytes) };
+  return { hashes: await messageTokens(bytes, { scratchDir: scratch, maxBytes }), grams: messageGrams(bytes) };
 }
 
 /** Every message of the sources as its features' hashes, with a progress bar on a terminal. */

@@ -15,9 +15,9 @@ import { classifyHashes, TokenCounts, type Classification } from './classifier.t
 import { DenseWeights, FEATURE_BITS, logisticLearn, logisticScore, SparseWeights, trainAll, type WeightColumns, type WeightLayer } from './logistic.ts';
 import { dayOf, tokenHash, TokenTable, type TokenColumns } from './token-table.ts';
 
-/** What the model reads of a message: its tokens by tokenHash (tokens.ts) and its 4-grams (grams.ts). */
+/** What the model reads of a message: its tokens by tokenHash (tokens.ts) and its 4-grams (grams.ts), each once. */
 export interface MessageFeatures {
-  tokens: ReadonlySet<number>;
+  tokens: Uint32Array;
   grams: Uint32Array;
 }
 
@@ -33,7 +33,7 @@ export interface HashedMessage extends HashedFeatures {
 }
 
 export function hashedFeatures(features: MessageFeatures): HashedFeatures {
-  return { hashes: Uint32Array.from(features.tokens), grams: features.grams };
+  return { hashes: features.tokens, grams: features.grams };
 }
 
 const FEATURE_MASK = (1 << FEATURE_BITS) - 1;
