@@ -294,7 +294,7 @@ const spam = table({
   reject_score: decimal('points', -100, 100).default(9).describe('At or above: refused in the session, 550 5.7.1 (the sender is told; nothing is bounced later).'),
   min_ham: count('count', 1, 1_000_000, 200, 'The classifier abstains (adds 0 points) until it has learned this many ham…'),
   min_spam: count('count', 1, 1_000_000, 200, '…and this many spam: before that, only the rules act.'),
-  max_tokens: count('count', 1000, 100_000_000, 2_000_000, 'Features the instance\'s model keeps; past it, training prunes the rarest and oldest.'),
+  max_tokens: count('count', 1000, 50_000_000, 2_000_000, 'Features the instance\'s model keeps; past it, training prunes the rarest and oldest (50,000,000 at most: 14 octets each, in one database row).'),
   max_user_tokens: count('count', 1000, 10_000_000, 200_000, 'Features each user\'s model keeps.'),
   junk_keep: duration().prefault('30d').describe('Mail in Junk is deleted by itself this long after it arrived (serve checks hourly); "0s" keeps it.'),
   scores: spamScores.prefault({}).describe('Points for what the other checks found.'),
