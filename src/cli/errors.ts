@@ -7,6 +7,7 @@ import { DataDirError, SchemaVersionError } from '../store/errors.ts';
 import { TlsConfigError } from '../tls/context.ts';
 import { ListenError } from '../server/listeners.ts';
 import { YaraRulesError } from '../filter/antivirus/yara.ts';
+import { LearningConflictError } from '../app/spam-learning.ts';
 
 export class CliError extends Error {}
 
@@ -22,6 +23,7 @@ export function isUserFacing(err: unknown): err is Error {
     err instanceof TlsConfigError ||
     err instanceof ListenError ||
     err instanceof YaraRulesError ||
+    err instanceof LearningConflictError ||
     (err instanceof Error && err.name === 'ConfigError')
   );
 }

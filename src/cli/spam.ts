@@ -14,9 +14,7 @@ import { configPathOf, withStore } from './context.ts';
 import { CliError } from './errors.ts';
 import { iso, print, printable, printTable } from './io.ts';
 import { countMessages, readMessages } from '../mail/message-files.ts';
-import { messageTokens } from '../filter/spam/tokens.ts';
-import { scoreHashed, SpamModel, trainedTotals, type HashedFeatures, type HashedMessage } from '../filter/spam/model.ts';
-import { messageGrams } from '../filter/spam/grams.ts';
+import { scoreHashed, SpamModel, trainedTotals, type HashedMessage } from '../filter/spam/model.ts';
 import { classifierPoints, verdictOf } from '../filter/spam/score.ts';
 import { auc, confusion, recallAtFpr, stratifiedFolds, type Judged } from '../filter/spam/metrics.ts';
 import { seededRandom, shuffleInPlace } from '../filter/spam/seeded.ts';
@@ -24,6 +22,7 @@ import { INSTANCE_SCOPE } from '../store/spam.ts';
 import type { Store } from '../store/store.ts';
 import { configSchema, type Config } from '../config/schema.ts';
 import { parseWholeNumber } from './init.ts';
+import { featuresOf, layersOf, learnMessages, saveLearning } from '../app/spam-learning.ts';
 import { createIntake } from '../app/intake.ts';
 import { junkSummary, sendJunkDigests } from '../app/junk.ts';
 import { INBOX, JUNK } from '../store/mailboxes.ts';
@@ -31,8 +30,6 @@ import { createResolver } from '../dns/resolver.ts';
 import { mailauthResolver } from '../policy/spf/resolver.ts';
 import { createLogger } from '../server/log.ts';
 
-/** Saves retried when another writer saved the same model in between. */
-const SAVE_ATTEMPTS = 3;
 
 export function registerSpamCommands(program: Command): void {
   const spam = program.command('spam').description('the spam classifier: train, learn, score, eval, status; users\' junk: junk, unjunk, digest');
@@ -55,7 +52,7 @@ export function registerSpamCommands(program: Command): void {
           for (const { path, spam: isSpam } of sources) {
             if (!messages.some((m) => m.spam === isSpam)) throw new CliError(`${path}: no messages found`);
           }
-          const { model, below } = await saveLearning(store, scope, config, (target, layers) => target.trainHashed(messages, opts.seed, layers));
+          const { model, below } = await saveLearning(store.spam, scope, config, (target, layers) => target.trainHashed(messages, opts.seed, layers));
           const seconds = ((performance.now() - started) / 1000).toFixed(1);
           const learnedSpam = messages.filter((m) => m.spam).length;
           print(`trained ${scopeName(opts.user)} on ${learnedSpam} spam and ${messages.length - learnedSpam} ham in ${seconds} s${skippedText(skipped)}; ${modelSummary(model, config, below)}`);
@@ -80,9 +77,7 @@ export function registerSpamCommands(program: Command): void {
         try {
           const { messages, skipped } = await readAll(files.map((path) => ({ path, spam: opts.spam === true })), scratch, config.smtp.max_message_size);
           if (messages.length === 0) throw new CliError(`${files.join(', ')}: no messages found`);
-          const { model, below } = await saveLearning(store, scope, config, (target, layers) => {
-            for (const message of messages) target.learnHashed(message, layers);
-          });
+          const { model, below } = await learnMessages(store.spam, scope, config, messages);
           print(`learned ${messages.length} message${messages.length === 1 ? '' : 's'} as ${opts.spam ? 'spam' : 'ham'} into ${scopeName(opts.user)}${skippedText(skipped)}; ${modelSummary(model, config, below)}`);
         } finally {
           rmSync(scratch, { recursive: true, force: true });
@@ -98,7 +93,7 @@ export function registerSpamCommands(program: Command): void {
     .action((files: string[], opts: { user?: string }, cmd: Command) =>
       withStore(cmd, async ({ store, config }) => {
         const scope = await scopeOf(store, opts.user);
-        const layers = await layersOf(store, scope);
+        const layers = await layersOf(store.spam, scope);
         const trained = trainedTotals(layers);
         if (trained.ham < config.spam.min_ham || trained.spam < config.spam.min_spam) {
           process.stderr.write(
@@ -199,9 +194,7 @@ export function registerSpamCommands(program: Command): void {
           try {
             const learned: HashedMessage[] = [];
             for (const message of chosen) learned.push({ ...(await featuresOf(await store.mailboxes.readMessage(message.id), scratch, config.smtp.max_message_size)), spam: false });
-            await saveLearning(store, userId, config, (target, layers) => {
-              for (const message of learned) target.learnHashed(message, layers);
-            });
+            await learnMessages(store.spam, userId, config, learned);
           } finally {
             rmSync(scratch, { recursive: true, force: true });
           }
@@ -265,34 +258,6 @@ async function scopeOf(store: Store, user: string | undefined): Promise<number> 
 
 const scopeName = (user: string | undefined) => (user === undefined ? "the instance's model" : `${user}'s model`);
 
-/** The instance's model, and the user's layer on top for a user's scope. */
-async function layersOf(store: Store, scope: number): Promise<SpamModel[]> {
-  const instance = await store.spam.load(INSTANCE_SCOPE);
-  const layers = instance ? [SpamModel.fromData(instance)] : [];
-  if (scope !== INSTANCE_SCOPE) {
-    const user = await store.spam.load(scope);
-    if (user) layers.push(SpamModel.fromData(user, { sparse: true }));
-  }
-  return layers;
-}
-
-/**
- * Loads the scope's model, lets `learn` change it (with the layers below it), prunes it
- * and saves it; when someone else saved in between, does it all again on their version.
- */
-async function saveLearning(store: Store, scope: number, config: Config, learn: (model: SpamModel, below: SpamModel[]) => void): Promise<{ model: SpamModel; below: SpamModel[] }> {
-  for (let attempt = 1; attempt <= SAVE_ATTEMPTS; attempt++) {
-    const stored = await store.spam.load(scope);
-    const sparse = scope !== INSTANCE_SCOPE;
-    const model = stored ? SpamModel.fromData(stored, { sparse }) : new SpamModel({ sparse });
-    const below = sparse ? (await layersOf(store, INSTANCE_SCOPE)) : [];
-    learn(model, below);
-    model.prune(sparse ? config.spam.max_user_tokens : config.spam.max_tokens);
-    if ((await store.spam.save(scope, model.toData(), stored?.version ?? 0)) !== undefined) return { model, below };
-  }
-  throw new CliError(`the model changed ${SAVE_ATTEMPTS} times while learning; run the command again`);
-}
-
 function modelSummary(model: SpamModel, config: Config, below: readonly SpamModel[] = []): string {
   const { spam, ham } = model.trained;
   const features = model.counts.table.columns().hashes.length;
@@ -315,11 +280,6 @@ async function* messagesOf(path: string, maxBytes: number, onSkip: (name: string
   } catch (err) {
     throw new CliError((err as Error).message);
   }
-}
-
-/** What the model reads of a message, as hashes. */
-async function featuresOf(bytes: Buffer, scratch: string, maxBytes: number): Promise<HashedFeatures> {
-  return { hashes: await messageTokens(bytes, { scratchDir: scratch, maxBytes }), grams: messageGrams(bytes) };
 }
 
 /** Every message of the sources as its features' hashes, with a progress bar on a terminal. */
