@@ -16,6 +16,8 @@ import { GRAM_OCTETS, messageGrams } from '../../filter/spam/grams.ts';
 import { scoreLayers, trainedTotals, type SpamModel } from '../../filter/spam/model.ts';
 import { actionFor, classifierPoints, ruleHits, shownPoints, SPAM_FIELD_NAMES, spamFields, totalOf, type ScoreTerm, type SpamRule, type SpamThresholds } from '../../filter/spam/score.ts';
 import { parseHeaderSection } from '../../mail/header.ts';
+import { decodeEncodedWords } from '../../filter/attachments/encoded-words.ts';
+import { decodeUnlabelled } from '../../filter/attachments/parameters.ts';
 import type { Reply } from '../../mail/reply.ts';
 import type { JunkMode } from '../../store/spam.ts';
 import { JUNK } from '../../store/mailboxes.ts';
@@ -69,20 +71,36 @@ export function spamStep(options: SpamStepOptions): Step {
     name: 'spam',
     timeoutMs: 60_000,
     run: async (draft, context) => {
-      await scratchReady(options.scratchDir);
-      const reading = await readMessage(draft.original.stream(), { scratchDir: options.scratchDir, maxBytes: options.maxBytes, withText: true });
-      const features = { tokens: reading.tokens, grams: messageGrams(await draft.original.start(GRAM_OCTETS)) };
+      // The layers first: while no model has learned enough (a new instance) and no rule
+      // reads the body, the message is not tokenized at all — the header is enough.
+      const instanceLayers = await options.models.layers();
+      const layersOf = new Map<number, SpamModel[]>();
+      for (const recipient of draft.recipients) {
+        if (recipient.kind === 'mailbox' && !layersOf.has(recipient.userId)) layersOf.set(recipient.userId, await options.models.layers(recipient.userId));
+      }
+      const scores = (layers: readonly SpamModel[]) => {
+        const trained = trainedTotals(layers);
+        return layers.length > 0 && trained.ham >= options.minHam && trained.spam >= options.minSpam;
+      };
+      const classifying = scores(instanceLayers) || [...layersOf.values()].some(scores);
+      const bodyRules = options.rules.some((rule) => rule.header === '');
+      let reading: { tokens: Uint32Array; fields: { name: string; value: string }[]; text: string };
+      if (classifying || bodyRules) {
+        await scratchReady(options.scratchDir);
+        reading = await readMessage(draft.original.stream(), { scratchDir: options.scratchDir, maxBytes: options.maxBytes, withText: bodyRules });
+      } else {
+        reading = { tokens: new Uint32Array(0), fields: decodedFields(await draft.original.header()), text: '' };
+      }
+      const features = { tokens: reading.tokens, grams: classifying ? messageGrams(await draft.original.start(GRAM_OCTETS)) : new Uint32Array(0) };
       const shared: ScoreTerm[] = [
         ...(await factTerms(draft, options, context.client?.address, reading.fields)),
         ...ruleHits(options.rules, reading),
       ];
       const classifierTerm = (layers: readonly SpamModel[]): ScoreTerm[] => {
-        const trained = trainedTotals(layers);
-        if (layers.length === 0 || trained.ham < options.minHam || trained.spam < options.minSpam) return [];
+        if (!scores(layers)) return [];
         const { score } = scoreLayers(layers, features);
         return [{ name: `BAYES_${Math.floor(score * 100)}`, points: classifierPoints(score) }];
       };
-      const instanceLayers = await options.models.layers();
       const terms = [...classifierTerm(instanceLayers), ...shared];
       const total = totalOf(terms);
       const action = actionFor(total, options.thresholds);
@@ -97,7 +115,7 @@ export function spamStep(options: SpamStepOptions): Step {
           recipients.push({ address: recipient.address, fields });
           continue;
         }
-        const layers = await options.models.layers(recipient.userId);
+        const layers = layersOf.get(recipient.userId)!;
         const own = layers.length > instanceLayers.length ? [...classifierTerm(layers), ...shared] : terms;
         const ownTotal = own === terms ? total : totalOf(own);
         const ownFields = own === terms ? fields : spamFields(ownTotal, own, options.thresholds.junk);
@@ -152,6 +170,14 @@ export async function imitatesLocalDomain(fields: readonly { name: string; value
   const local = await localDomains();
   if (local.includes(domain)) return false;
   return local.some((name) => new RegExp(`(^|[^a-z0-9.-])${name.replace(/[.]/g, '\\.')}($|[^a-z0-9-])`).test(display));
+}
+
+/** The header's fields as readMessage gives them (encoded words decoded), without reading the body. */
+function decodedFields(header: Buffer): { name: string; value: string }[] {
+  // The walk reads header octets as latin1 and decodeUnlabelled turns 8-bit UTF-8 back into
+  // text; parsed through a UTF-8 copy of the latin1 text, the values are those same latin1 strings.
+  const octets = Buffer.from(header.toString('latin1'), 'utf8');
+  return parseHeaderSection(octets).fields.map((field) => ({ name: field.name, value: decodeEncodedWords(decodeUnlabelled(field.value)) }));
 }
 
 /** Edits removing incoming X-Spam-* fields of the header. */

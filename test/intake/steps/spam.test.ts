@@ -147,3 +147,12 @@ test('a scored block list adds its points, named after the zone', async () => {
   assert.deepEqual(asked, ['127.0.0.9']);
   assert.deepEqual(notesOf(verdict), { score: 3, action: 'junk', tests: 'DNSBL_ZEN_EXAMPLE_INVALID' });
 });
+
+test('untrained and without body rules the body is not read; header rules and the display name see the same decoded fields either way', async () => {
+  const raw = 'From: =?UTF-8?B?' + Buffer.from('Grüße example.test').toString('base64') + '?= <a@evil.invalid>\r\nSubject: Größe Ära\r\n\r\nbody\r\n';
+  const rules = [{ name: 'UMLAUT', header: 'subject', pattern: keywordPattern(['größe']), points: 1 }];
+  const headerOnly = await spamStep(options({ trained: false, rules })).run(draftOf(raw), context);
+  const withBody = await spamStep(options({ trained: false, rules: [...rules, { name: 'NEVER', header: '', pattern: keywordPattern(['zzzz']), points: 1 }] })).run(draftOf(raw), context);
+  assert.deepEqual(notesOf(headerOnly), { score: 3.5, action: 'junk', tests: 'DISPLAY_NAME_IMITATION,UMLAUT' });
+  assert.deepEqual(notesOf(withBody), notesOf(headerOnly));
+});
