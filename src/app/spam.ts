@@ -16,16 +16,20 @@ import { SCAN_SCRATCH_DIR } from './antivirus.ts';
 
 /** Users' models kept in memory at once (the least recently used goes). */
 const USER_MODELS_CACHED = 256;
+/** A model's version is asked again at most this often: a saved model is used within it. */
+export const VERSION_CHECK_MS = 250;
 
 interface Cached {
   version: number;
   model: SpamModel | undefined;
+  /** performance.now() of the last version check. */
+  checkedAt: number;
 }
 
-/** The models of the store, each reloaded when its version changed since it was loaded. */
+/** The models of the store, each reloaded when its version changed since it was loaded (asked at most every VERSION_CHECK_MS). */
 export class StoredSpamModels implements SpamModels {
   readonly #store: SpamStore;
-  #instance: Cached = { version: 0, model: undefined };
+  #instance: Cached = { version: 0, model: undefined, checkedAt: -Infinity };
   readonly #users = new Map<number, Cached>();
   #loading: Promise<void> | undefined;
 
@@ -47,12 +51,14 @@ export class StoredSpamModels implements SpamModels {
   }
 
   async #current(): Promise<SpamModel | undefined> {
+    if (performance.now() - this.#instance.checkedAt < VERSION_CHECK_MS) return this.#instance.model;
     const version = await this.#store.version(INSTANCE_SCOPE);
+    this.#instance.checkedAt = performance.now();
     if (version !== this.#instance.version) {
       // One load at a time: concurrent messages wait for the same one.
       this.#loading ??= (async () => {
         const stored = await this.#store.load(INSTANCE_SCOPE);
-        this.#instance = { version: stored?.version ?? 0, model: stored && SpamModel.fromData(stored) };
+        this.#instance = { version: stored?.version ?? 0, model: stored && SpamModel.fromData(stored), checkedAt: performance.now() };
       })().finally(() => (this.#loading = undefined));
       await this.#loading;
     }
@@ -60,11 +66,13 @@ export class StoredSpamModels implements SpamModels {
   }
 
   async #user(userId: number): Promise<SpamModel | undefined> {
-    const version = await this.#store.version(userId);
     let cached = this.#users.get(userId);
-    if (!cached || cached.version !== version) {
-      const stored = version === 0 ? undefined : await this.#store.load(userId);
-      cached = { version: stored?.version ?? 0, model: stored && SpamModel.fromData(stored, { sparse: true }) };
+    if (!cached || performance.now() - cached.checkedAt >= VERSION_CHECK_MS) {
+      const version = await this.#store.version(userId);
+      if (!cached || cached.version !== version) {
+        const stored = version === 0 ? undefined : await this.#store.load(userId);
+        cached = { version: stored?.version ?? 0, model: stored && SpamModel.fromData(stored, { sparse: true }), checkedAt: performance.now() };
+      } else cached.checkedAt = performance.now();
     }
     this.#users.delete(userId);
     this.#users.set(userId, cached);

@@ -169,7 +169,18 @@ export async function imitatesLocalDomain(fields: readonly { name: string; value
   const domain = address.slice(address.lastIndexOf('@') + 1);
   const local = await localDomains();
   if (local.includes(domain)) return false;
-  return local.some((name) => new RegExp(`(^|[^a-z0-9.-])${name.replace(/[.]/g, '\\.')}($|[^a-z0-9-])`).test(display));
+  return domainPatterns(local).some((pattern) => pattern.test(display));
+}
+
+/** A pattern per local domain (the name, not inside a longer one), made once per list of domains. */
+const domainPatternCache = new WeakMap<readonly string[], RegExp[]>();
+function domainPatterns(local: readonly string[]): RegExp[] {
+  let patterns = domainPatternCache.get(local);
+  if (!patterns) {
+    patterns = local.map((name) => new RegExp(`(^|[^a-z0-9.-])${name.replace(/[.]/g, '\\.')}($|[^a-z0-9-])`));
+    domainPatternCache.set(local, patterns);
+  }
+  return patterns;
 }
 
 /** The header's fields as readMessage gives them (encoded words decoded), without reading the body. */
