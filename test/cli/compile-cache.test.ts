@@ -26,8 +26,9 @@ async function filesUnder(dir: string): Promise<string[]> {
 }
 
 test('kakitome keeps its compile cache in node_modules/.cache/kakitome-compile, mode 0700 and owned by the user', async () => {
-  // Made afresh (another kakitome running meanwhile only misses its cache once).
-  await rm(CACHE, { recursive: true, force: true });
+  // Made afresh (another kakitome running meanwhile only misses its cache once). Another
+  // test's kakitome may write into it while it goes (ENOTEMPTY): rm tries again.
+  await rm(CACHE, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 });
   kakitome({ NODE_COMPILE_CACHE: undefined, NODE_DISABLE_COMPILE_CACHE: undefined });
   const info = await stat(CACHE);
   assert.ok(info.isDirectory());
