@@ -33,19 +33,21 @@ export async function layersOf(store: Pick<SpamStore, 'load'>, scope: number): P
 
 /**
  * Lets `learn` change the scope's model (with the layers below it), prunes and saves it;
- * returns the saved model and the layers below. Throws LearningConflictError when other
- * writers won SAVE_ATTEMPTS times in a row.
+ * returns the saved model and the layers below. With `replace`, `learn` starts from an
+ * empty model and the stored one is replaced (still only if no one saved in between).
+ * Throws LearningConflictError when other writers won SAVE_ATTEMPTS times in a row.
  */
 export async function saveLearning(
   store: Pick<SpamStore, 'load' | 'save'>,
   scope: number,
   config: Pick<Config, 'spam'>,
   learn: (model: SpamModel, below: SpamModel[]) => void,
+  { replace = false } = {},
 ): Promise<{ model: SpamModel; below: SpamModel[] }> {
   for (let attempt = 1; attempt <= SAVE_ATTEMPTS; attempt++) {
     const stored = await store.load(scope);
     const sparse = scope !== INSTANCE_SCOPE;
-    const model = stored ? SpamModel.fromData(stored, { sparse }) : new SpamModel({ sparse });
+    const model = stored && !replace ? SpamModel.fromData(stored, { sparse }) : new SpamModel({ sparse });
     const below = sparse ? await layersOf(store, INSTANCE_SCOPE) : [];
     learn(model, below);
     model.prune(sparse ? config.spam.max_user_tokens : config.spam.max_tokens);

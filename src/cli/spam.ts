@@ -41,7 +41,8 @@ export function registerSpamCommands(program: Command): void {
     .requiredOption('--ham <path>', 'ham (good mail), the same kinds')
     .option('--user <address>', "train this user's own model (on top of the instance's)")
     .option('--seed <n>', 'the order of the training passes', parseWholeNumber, 1)
-    .action((opts: { spam: string; ham: string; user?: string; seed: number }, cmd: Command) =>
+    .option('--replace', 'start from an empty model and replace the stored one (to train again from scratch), instead of adding to it')
+    .action((opts: { spam: string; ham: string; user?: string; seed: number; replace?: boolean }, cmd: Command) =>
       withStore(cmd, async ({ store, config }) => {
         const scope = await scopeOf(store, opts.user);
         const started = performance.now();
@@ -52,10 +53,10 @@ export function registerSpamCommands(program: Command): void {
           for (const { path, spam: isSpam } of sources) {
             if (!messages.some((m) => m.spam === isSpam)) throw new CliError(`${path}: no messages found`);
           }
-          const { model, below } = await saveLearning(store.spam, scope, config, (target, layers) => target.trainHashed(messages, opts.seed, layers));
+          const { model, below } = await saveLearning(store.spam, scope, config, (target, layers) => target.trainHashed(messages, opts.seed, layers), { replace: opts.replace });
           const seconds = ((performance.now() - started) / 1000).toFixed(1);
           const learnedSpam = messages.filter((m) => m.spam).length;
-          print(`trained ${scopeName(opts.user)} on ${learnedSpam} spam and ${messages.length - learnedSpam} ham in ${seconds} s${skippedText(skipped)}; ${modelSummary(model, config, below)}`);
+          print(`trained ${scopeName(opts.user)}${opts.replace ? ' afresh' : ''} on ${learnedSpam} spam and ${messages.length - learnedSpam} ham in ${seconds} s${skippedText(skipped)}; ${modelSummary(model, config, below)}`);
         } finally {
           rmSync(scratch, { recursive: true, force: true });
         }
