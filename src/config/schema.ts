@@ -241,7 +241,7 @@ const points = (fallback: number, description: string) => decimal('points', -100
 
 /**
  * What the pipeline found, scored (README, Spam filter: how scores combine). No weak fact
- * reaches junk_score (2) alone; a domain's own p=quarantine, a block listing and a
+ * reaches junk_score (3) alone; a domain's own p=quarantine, a block listing and a
  * display name dressed as ours do.
  */
 const spamScores = table({
@@ -253,7 +253,7 @@ const spamScores = table({
   senderid_fail: points(0.5, 'Sender ID (PRA) fail.'),
   dnsbl_listed: points(3, 'The client is listed on a block list of [dnsbl] scored_zones.'),
   attachment_blocked: points(1, 'The attachment policy stripped a file from the message.'),
-  display_name_imitation: points(2.5, 'The From display name shows a local domain or address while the From address is elsewhere.'),
+  display_name_imitation: points(3, 'The From display name shows a local domain or address while the From address is elsewhere.'),
 });
 
 function parseRuleName(text: string): string {
@@ -289,7 +289,7 @@ const spamRule = table({
 
 const spam = table({
   enabled: bool().default(true).describe('Score mail on port 25 (the classifier and the rules) and act on the score; false: no spam step at all.'),
-  junk_score: decimal('points', -100, 100).default(2).describe('At or above: delivered to the user\'s Junk mailbox (or as the user chose: kakitome user junk), marked X-Spam-Flag: YES.'),
+  junk_score: decimal('points', -100, 100).default(3).describe('At or above: delivered to the user\'s Junk mailbox (or as the user chose: kakitome user junk), marked X-Spam-Flag: YES.'),
   quarantine_score: decimal('points', -100, 100).default(9).describe('At or above (and below reject_score): held whole in the quarantine for an administrator. Equal to reject_score (the default): never.'),
   reject_score: decimal('points', -100, 100).default(9).describe('At or above: refused in the session, 550 5.7.1 (the sender is told; nothing is bounced later).'),
   min_ham: count('count', 1, 1_000_000, 200, 'The classifier abstains (adds 0 points) until it has learned this many ham…'),

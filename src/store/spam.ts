@@ -1,6 +1,6 @@
 // The spam store, by role: the classifier's models — one for the instance (scope 0) and
 // one per user who has learned anything (scope = the user's id) — and each user's
-// choice of where their junk goes. A model is kept whole (its token counts and weights
+// choice of where their junk goes. A model is kept whole (its token counts and 4-gram weights
 // as packed arrays): `serve` loads it in milliseconds and notices a new version from
 // `kakitome spam train|learn`, which save it with a version check so that two writers
 // never lose each other's learning.
@@ -16,8 +16,7 @@ export interface SpamModelColumns {
   spamMessages: number;
   hamMessages: number;
   tokens: { hashes: Uint32Array; spam: Uint32Array; ham: Uint32Array; seen: Uint16Array };
-  weights: { indices: Uint32Array; values: Float32Array };
-  /** The 4-gram weights, as `weights`. */
+  /** The 4-gram weights: the non-zero ones, by index. */
   grams: { indices: Uint32Array; values: Float32Array };
 }
 

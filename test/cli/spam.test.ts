@@ -33,7 +33,7 @@ test('spam eval: per fold and in total, accuracy, precision, recall, FPR, F1, AU
   const result = await runKakitome(['spam', 'eval', '--spam', spam, '--ham', ham, '--folds', '3', '--seed', '4'], { cwd: dir });
   assert.equal(result.code, 0, result.stderr);
   const lines = result.stdout.trimEnd().split('\n');
-  assert.equal(lines[0], '12 spam, 12 ham; 3 folds, seed 4; spam at score ≥ 0.8808 (junk_score 2)');
+  assert.equal(lines[0], '12 spam, 12 ham; 3 folds, seed 4; spam at score ≥ 0.9526 (junk_score 3)');
   assert.match(lines[1]!, /^FOLD\s+ACCURACY\s+PRECISION\s+RECALL\s+FPR\s+F1\s+AUC\s+RECALL@FPR≤0\.1%$/);
   assert.deepEqual(lines.slice(2).map((line) => line.split(/\s+/)[0]), ['1', '2', '3', 'total']);
   for (const line of lines.slice(2)) {

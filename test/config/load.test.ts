@@ -73,7 +73,7 @@ test('a config with only a hostname gets every secure default, paths resolved ne
     attachments: { inbound: 'strip', outbound: 'reject', extra_blocked_extensions: [] },
     spam: {
       enabled: true,
-      junk_score: 2,
+      junk_score: 3,
       quarantine_score: 9,
       reject_score: 9,
       min_ham: 200,
@@ -81,7 +81,7 @@ test('a config with only a hostname gets every secure default, paths resolved ne
       max_tokens: 2_000_000,
       max_user_tokens: 200_000,
       junk_keep: 30 * 86_400_000,
-      scores: { spf_fail: 1, spf_softfail: 0.5, dkim_fail: 1, dmarc_fail: 1, dmarc_quarantine: 3, senderid_fail: 0.5, dnsbl_listed: 3, attachment_blocked: 1, display_name_imitation: 2.5 },
+      scores: { spf_fail: 1, spf_softfail: 0.5, dkim_fail: 1, dmarc_fail: 1, dmarc_quarantine: 3, senderid_fail: 0.5, dnsbl_listed: 3, attachment_blocked: 1, display_name_imitation: 3 },
       rule: [],
     },
     quarantine: { keep: 30 * 86_400_000 },

@@ -552,10 +552,10 @@ describe('sender authentication between two instances (SPF, DKIM, DMARC, DNSBL)'
     } finally {
       await client.quit();
     }
-    // [spam.scores] spf_fail 1 + dmarc_fail 1 + senderid_fail 0.5 + dmarc_quarantine 3 ≥ junk_score 2: Junk, not INBOX.
+    // [spam.scores] spf_fail 1 + dmarc_fail 1 + senderid_fail 0.5 + dmarc_quarantine 3 ≥ junk_score 3: Junk, not INBOX.
     const junk = await waitForStoredMessages(pair.b, BOB, (ms) => ms.some((m) => subjectOf(m) === subject), { mailbox: 'Junk' });
     const stored = storedWith(junk, subject);
-    assert.match(headerSection(stored), /^X-Spam-Status: Yes, score=5\.50 required=2\.00 tests=SPF_FAIL=1\.00,DMARC_FAIL=1\.00,SENDERID_FAIL=0\.50,DMARC_QUARANTINE=3\.00\r?$/m);
+    assert.match(headerSection(stored), /^X-Spam-Status: Yes, score=5\.50 required=3\.00 tests=SPF_FAIL=1\.00,DMARC_FAIL=1\.00,SENDERID_FAIL=0\.50,DMARC_QUARANTINE=3\.00\r?$/m);
     assert.ok(!(await messagesOf(pair.b, BOB)).some((m) => subjectOf(m) === subject), 'not in INBOX');
     const ar = bAuthResults(stored);
     t.diagnostic(`Authentication-Results: ${ar.raw}`);

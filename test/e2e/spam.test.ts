@@ -35,19 +35,22 @@ const SPAM_CONFIG = `
 [spam]
 min_ham = 20
 min_spam = 20
-quarantine_score = 7
+# Lower than the defaults (quarantine off, reject 9): 30 + 30 made-up messages teach the
+# classifier less than real mail does (the corpus's spam reaches 9 two times in three).
+quarantine_score = 5.5
+reject_score = 7
 
 [[spam.rule]]
 name = "EXCLUSIVE_DEAL"
 header = "Subject"
 keywords = ["exclusive deal"]
-score = 5
+score = 4
 
 [[spam.rule]]
 name = "HOLD_FOR_REVIEW"
 body = true
 pattern = "hold-for-review-[0-9]+"
-score = 8
+score = 6.5
 `;
 
 async function send(instance: Instance, to: readonly string[], content: string): Promise<{ last: string }> {
@@ -97,7 +100,7 @@ describe('spam filter: trained with kakitome spam train, it refuses, files junk,
     assert.match(reply.last, /^250 /);
     const copy = await delivered(instance, ALICE, subject);
     const header = headerOf(copy.content);
-    assert.match(header, /^X-Spam-Status: No, score=0\.00 required=2\.00 tests=none$/m);
+    assert.match(header, /^X-Spam-Status: No, score=0\.00 required=3\.00 tests=none$/m);
     assert.doesNotMatch(header, /^X-Spam-Flag:/m);
   });
 
@@ -107,12 +110,18 @@ describe('spam filter: trained with kakitome spam train, it refuses, files junk,
     assert.match(trained.stdout, /^trained the instance's model on 30 spam and 30 ham in [\d.]+ s; the model has learned 30 spam and 30 ham, \d+ features\n$/);
     const status = await instance.cli(['spam', 'status']);
     assert.match(status.stdout, /^instance\s+30\s+30\s+\d+\s+\d+\s+\d{4}-/m);
+    // Trained again with --replace: the same mail is not counted twice.
+    const again = await instance.cli(['spam', 'train', '--replace', '--spam', join(corpus, 'spam'), '--ham', join(corpus, 'ham')]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stdout, /^trained the instance's model afresh on 30 spam and 30 ham in [\d.]+ s; the model has learned 30 spam and 30 ham, \d+ features\n$/);
+    assert.match((await instance.cli(['spam', 'status'])).stdout, /^instance\s+30\s+30\s/m);
   });
 
   test('spam over reject_score: 550 5.7.1 in the session, nothing stored, nothing queued or bounced', async () => {
     const subject = tag('refused');
     const reply = await send(instance, [ALICE], message({ from: SENDER, to: ALICE, subject: 'lottery winner', body: `${SPAM_WORDS.join(' ')} ${subject}` }));
-    assert.match(reply.last, /^550 5\.7\.1 message refused as spam \(score (9|10)\.\d\d\)/);
+    const refused = /^550 5\.7\.1 message refused as spam \(score (\d+\.\d\d)\)/.exec(reply.last) ?? assert.fail(reply.last);
+    assert.ok(Number(refused[1]) >= 7, `on the classifier alone, at reject_score 7 or more: ${refused[1]}`);
     const queue = await instance.cli(['queue', 'list']);
     assert.equal(queue.code, 0, queue.stderr);
     assert.doesNotMatch(queue.stdout, /@/, `nothing queued (no bounce): ${queue.stdout}`);
@@ -131,7 +140,7 @@ describe('spam filter: trained with kakitome spam train, it refuses, files junk,
     const copy = await delivered(instance, ALICE, subject);
     const header = headerOf(copy.content);
     assert.equal(header.match(/^X-Spam-Score:/gm)?.length, 1, 'one score: ours');
-    assert.match(header, /^X-Spam-Status: No, score=-\d+\.\d\d required=2\.00 tests=BAYES_0=-\d+\.\d\d$/m);
+    assert.match(header, /^X-Spam-Status: No, score=-\d+\.\d\d required=3\.00 tests=BAYES_0=-\d+\.\d\d$/m);
     assert.ok(spamScoreOf(copy.content) <= -5, 'the trained classifier is sure it is ham');
     assert.doesNotMatch(header, /X-Spam-Flag/);
   });
@@ -152,9 +161,9 @@ describe('spam filter: trained with kakitome spam train, it refuses, files junk,
     const [junk] = await waitForStoredMessages(instance, ALICE, (ms) => ms.some((m) => subjectOf(m) === subject), { mailbox: 'Junk' });
     const header = headerOf(junk!.content);
     assert.match(header, /^X-Spam-Flag: YES$/m);
-    assert.match(header, /^X-Spam-Status: Yes, score=[\d.]+ required=2\.00 tests=(BAYES_\d+=-?[\d.]+,)?EXCLUSIVE_DEAL=5\.00$/m);
+    assert.match(header, /^X-Spam-Status: Yes, score=[\d.]+ required=3\.00 tests=(BAYES_\d+=-?[\d.]+,)?EXCLUSIVE_DEAL=4\.00$/m);
     const score = spamScoreOf(junk!.content);
-    assert.ok(score >= 3 && score < 7, `junk, not held: ${score}`);
+    assert.ok(score >= 3 && score < 5.5, `junk, not held: ${score}`);
     assert.ok(!(await messagesOf(instance, ALICE)).some((m) => subjectOf(m) === subject), 'not in alice\'s INBOX (what POP3 shows)');
 
     const tagged = await delivered(instance, BOB, `[SPAM] ${subject}`);
@@ -199,7 +208,7 @@ describe('spam filter: trained with kakitome spam train, it refuses, files junk,
     const release = await instance.cli(['quarantine', 'release', id]);
     assert.equal(release.code, 0, release.stderr);
     const released = await delivered(instance, ALICE, subject);
-    assert.match(headerOf(released.content), /^X-Spam-Status: Yes, .*HOLD_FOR_REVIEW=8\.00$/m);
+    assert.match(headerOf(released.content), /^X-Spam-Status: Yes, .*HOLD_FOR_REVIEW=6\.50$/m);
     assert.equal((await instance.cli(['quarantine', 'release', id])).code, 1, 'released once');
   });
 
@@ -263,12 +272,12 @@ describe('spam filter: a scored block list adds points instead of refusing', () 
         await client.quit();
       }
       if (listed) {
-        // 3 points ≥ junk_score 2: Junk.
+        // 3 points ≥ junk_score 3: Junk.
         const junk = await waitForStoredMessages(instance, ALICE, (ms) => ms.some((m) => subjectOf(m) === subject), { mailbox: 'Junk' });
         const header = headerOf(junk.find((m) => subjectOf(m) === subject)!.content);
-        assert.match(header, /^X-Spam-Status: Yes, score=3\.00 required=2\.00 tests=DNSBL_BROAD_TEST=3\.00$/m);
+        assert.match(header, /^X-Spam-Status: Yes, score=3\.00 required=3\.00 tests=DNSBL_BROAD_TEST=3\.00$/m);
       } else {
-        assert.match(headerOf((await delivered(instance, ALICE, subject)).content), /^X-Spam-Status: No, score=0\.00 required=2\.00 tests=none$/m);
+        assert.match(headerOf((await delivered(instance, ALICE, subject)).content), /^X-Spam-Status: No, score=0\.00 required=3\.00 tests=none$/m);
       }
     }
   });

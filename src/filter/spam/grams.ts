@@ -1,13 +1,17 @@
-// The third view of a message for the spam model: its first GRAM_OCTETS octets as they
+// The second view of a message for the spam model: its first GRAM_OCTETS octets as they
 // arrived (header and body, undecoded) cut into overlapping byte 4-grams, each hashed
-// to a weight of its own logistic regression (model.ts). This is the feature set of the
-// best online filters of the TREC spam track (Sculley and Wachman, "Relaxed Online SVMs
-// for Spam Filtering", SIGIR 2007: binary 4-grams of the first 3,000 characters). It
-// sees what a tokenizer throws away — header layout, encodings, obfuscated words,
-// markup — and needs no parsing at all. On the SpamAssassin corpus it moved the model's
-// AUC from 0.99963 to 0.99979 (README, Spam filter).
+// to a weight of a logistic regression (logistic.ts, model.ts). This is the feature set
+// of the best online filters of the TREC spam track (Sculley and Wachman, "Relaxed
+// Online SVMs for Spam Filtering", SIGIR 2007: binary 4-grams of the first 3,000
+// characters). It sees what a tokenizer throws away — header layout, encodings,
+// obfuscated words, markup — and needs no parsing at all.
+//
+// 20,000 octets rather than Sculley's 3,000 (which mostly covers the header): on the
+// SpamAssassin corpus the 4-gram part alone went from AUC 0.99971 and 87.0 % recall at
+// FPR ≤ 0.1 % to 0.99981 and 95.2 %; 30,000 or the whole message gained nothing more
+// (README, Spam filter). The corpus's messages average 4,850 octets, so most are read whole.
 
-export const GRAM_OCTETS = 3000;
+export const GRAM_OCTETS = 20_000;
 export const GRAM_LENGTH = 4;
 
 const FROM_LINE = Buffer.from('From ');
@@ -41,9 +45,12 @@ export function messageGrams(message: Buffer): Uint32Array {
  * slots belong to the current message when their stamp is its generation, so nothing
  * is cleared between messages (cheaper than a Set of numbers, or sorting).
  */
+const SEEN_BITS = 16;
+const SEEN_SLOTS = 1 << SEEN_BITS;
+
 class SeenGrams {
-  readonly #keys = new Uint32Array(8192);
-  readonly #stamps = new Uint32Array(8192);
+  readonly #keys = new Uint32Array(SEEN_SLOTS);
+  readonly #stamps = new Uint32Array(SEEN_SLOTS);
   #generation = 0;
 
   next(): number {
@@ -57,7 +64,7 @@ class SeenGrams {
   /** True when `hash` is new in this generation (and now recorded). */
   add(hash: number, generation: number): boolean {
     const mask = this.#keys.length - 1;
-    let slot = Math.imul(hash, 0x9e3779b1) >>> 19 & mask;
+    let slot = (Math.imul(hash, 0x9e3779b1) >>> (32 - SEEN_BITS)) & mask;
     while (this.#stamps[slot] === generation) {
       if (this.#keys[slot] === hash) return false;
       slot = (slot + 1) & mask;
@@ -68,5 +75,5 @@ class SeenGrams {
   }
 }
 
-// 8,192 slots for at most GRAM_OCTETS grams: never more than 37 % full.
+// 65,536 slots (512 KiB in all) for at most GRAM_OCTETS grams: never more than 31 % full.
 const seen = new SeenGrams();

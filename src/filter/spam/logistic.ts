@@ -1,6 +1,6 @@
-// The second half of the spam model: logistic regression over hashed features, as the
-// best filters of the TREC spam track did (Goodman and Yih 2006; Sculley's online
-// logistic regression). Each feature is hashed (FNV-1a, tokenHash) to one of
+// The second part of the spam model: logistic regression over hashed features (the
+// message's 4-grams, grams.ts), as the best filters of the TREC spam track did (Goodman
+// and Yih 2006; Sculley's online logistic regression). Each feature is hashed (FNV-1a, tokenHash) to one of
 // 2^FEATURE_BITS weights; a message's log-odds is the sum of its features' weights over
 // √(n + 1), and each learned message moves those weights by RATE · error / √(n + 1).
 // Trained in several shuffled passes (`trainAll`); afterwards a learned message is one step.
@@ -9,9 +9,7 @@
 // corrections (only the weights that user's learning moved). A user's score sums both;
 // a user's learning moves only the user's layer, by the error of the sum.
 //
-// Why both this and the chi-square counts (model.ts): on the SpamAssassin corpus each
-// alone reached AUC 0.9995 and ~90 % recall at FPR ≤ 0.1 % (worst fold ~82 %), their
-// mean 0.99963 and 90.9 % (worst fold 85.5 %) (README, Spam filter).
+// Why both this and the chi-square counts: model.ts.
 
 import { seededRandom, shuffleInPlace } from './seeded.ts';
 import { tokenHash } from './token-table.ts';
@@ -103,11 +101,16 @@ export class SparseWeights implements WeightLayer {
   }
 }
 
-/** P(spam) in (0, 1) under the sum of the layers. */
-export function logisticScore(layers: readonly WeightLayer[], indices: Uint32Array): number {
+/** The log-odds of spam under the sum of the layers: the features' weights over √(n + 1). */
+export function logisticLogOdds(layers: readonly WeightLayer[], indices: Uint32Array): number {
   let z = 0;
   for (const layer of layers) for (const i of indices) z += layer.weight(i);
-  return 1 / (1 + Math.exp(-z / Math.sqrt(indices.length + 1)));
+  return z / Math.sqrt(indices.length + 1);
+}
+
+/** P(spam) in (0, 1) under the sum of the layers. */
+export function logisticScore(layers: readonly WeightLayer[], indices: Uint32Array): number {
+  return 1 / (1 + Math.exp(-logisticLogOdds(layers, indices)));
 }
 
 /** One online step towards the message's label, scored under `layers`, moving only the last layer. */

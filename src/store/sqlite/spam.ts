@@ -1,6 +1,6 @@
 // The spam store on sqlite (src/store/spam.ts is the contract): one row per model, its
-// token counts and weights as little-endian packed arrays; a user's row goes with the
-// user (a trigger, schema v8).
+// token counts and 4-gram weights as little-endian packed arrays; a user's row goes with
+// the user (a trigger, schema v8; v9 dropped the token weights).
 import { endianness } from 'node:os';
 import type { StatementSync } from 'node:sqlite';
 import { commitDurably, type Db } from './db.ts';
@@ -10,7 +10,6 @@ interface Row {
   spam_messages: number;
   ham_messages: number;
   tokens: Uint8Array;
-  weights: Uint8Array;
   grams: Uint8Array;
   version: number;
   updated_at: number;
@@ -29,7 +28,7 @@ export class SqliteSpamStore implements SpamStore {
   constructor(db: Db) {
     this.#db = db;
     this.#version = db.prepare('SELECT version FROM spam_models WHERE scope = ?');
-    this.#load = db.prepare('SELECT spam_messages, ham_messages, tokens, weights, grams, version, updated_at FROM spam_models WHERE scope = ?');
+    this.#load = db.prepare('SELECT spam_messages, ham_messages, tokens, grams, version, updated_at FROM spam_models WHERE scope = ?');
   }
 
   async version(scope: number): Promise<number> {
@@ -43,7 +42,6 @@ export class SqliteSpamStore implements SpamStore {
       spamMessages: row.spam_messages,
       hamMessages: row.ham_messages,
       tokens: unpackTokens(row.tokens),
-      weights: unpackWeights(row.weights),
       grams: unpackWeights(row.grams),
       version: row.version,
       updatedAt: row.updated_at,
@@ -52,18 +50,17 @@ export class SqliteSpamStore implements SpamStore {
 
   async save(scope: number, model: SpamModelColumns, expected: number, now = Date.now()): Promise<number | undefined> {
     const tokens = packTokens(model.tokens);
-    const weights = packWeights(model.weights);
     const grams = packWeights(model.grams);
     return commitDurably(this.#db, () => {
       const current = (this.#version.get(scope) as { version: number } | undefined)?.version ?? 0;
       if (current !== expected) return undefined;
       this.#db
         .prepare(
-          `INSERT INTO spam_models (scope, spam_messages, ham_messages, tokens, weights, grams, version, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+          `INSERT INTO spam_models (scope, spam_messages, ham_messages, tokens, grams, version, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
            ON CONFLICT (scope) DO UPDATE SET spam_messages = excluded.spam_messages, ham_messages = excluded.ham_messages,
-             tokens = excluded.tokens, weights = excluded.weights, grams = excluded.grams, version = excluded.version, updated_at = excluded.updated_at`,
+             tokens = excluded.tokens, grams = excluded.grams, version = excluded.version, updated_at = excluded.updated_at`,
         )
-        .run(scope, model.spamMessages, model.hamMessages, tokens, weights, grams, current + 1, now);
+        .run(scope, model.spamMessages, model.hamMessages, tokens, grams, current + 1, now);
       return current + 1;
     });
   }
@@ -74,7 +71,7 @@ export class SqliteSpamStore implements SpamStore {
 
   async list(): Promise<SpamModelSummary[]> {
     const rows = this.#db
-      .prepare('SELECT scope, spam_messages, ham_messages, length(tokens) AS t, length(weights) + length(grams) AS w, updated_at FROM spam_models ORDER BY scope')
+      .prepare('SELECT scope, spam_messages, ham_messages, length(tokens) AS t, length(grams) AS w, updated_at FROM spam_models ORDER BY scope')
       .all() as { scope: number; spam_messages: number; ham_messages: number; t: number; w: number; updated_at: number }[];
     return rows.map((r) => ({ scope: r.scope, spamMessages: r.spam_messages, hamMessages: r.ham_messages, tokens: r.t / TOKEN_OCTETS, bytes: r.t + r.w, updatedAt: r.updated_at }));
   }
@@ -100,7 +97,7 @@ export class SqliteSpamStore implements SpamStore {
 }
 
 // Packed column after column, little-endian: hashes, spam counts, ham counts (u32 each),
-// then seen days (u16); weights: indices (u32), then values (f32). On a little-endian
+// then seen days (u16); 4-gram weights: indices (u32), then values (f32). On a little-endian
 // machine a loaded model's columns are views of the row's own octets: no copy.
 const LITTLE_ENDIAN = endianness() === 'LE';
 
@@ -113,11 +110,11 @@ function unpackTokens(bytes: Uint8Array): SpamModelColumns['tokens'] {
   return { hashes: column(bytes, 0, n, Uint32Array), spam: column(bytes, 4 * n, n, Uint32Array), ham: column(bytes, 8 * n, n, Uint32Array), seen: column(bytes, 12 * n, n, Uint16Array) };
 }
 
-function packWeights(weights: SpamModelColumns['weights']): Buffer {
+function packWeights(weights: SpamModelColumns['grams']): Buffer {
   return packColumns([weights.indices, weights.values]);
 }
 
-function unpackWeights(bytes: Uint8Array): SpamModelColumns['weights'] {
+function unpackWeights(bytes: Uint8Array): SpamModelColumns['grams'] {
   const n = Math.floor(bytes.byteLength / WEIGHT_OCTETS);
   return { indices: column(bytes, 0, n, Uint32Array), values: column(bytes, 4 * n, n, Float32Array) };
 }

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { tmpdir } from 'node:os';
 import { chi2Q, classifyHashes, featureProbability, TokenCounts } from '../../../src/filter/spam/classifier.ts';
 import { messageTokens } from '../../../src/filter/spam/tokens.ts';
-import { SpamModel, type MessageFeatures } from '../../../src/filter/spam/model.ts';
+import { CHI_LIMIT, SpamModel, type MessageFeatures } from '../../../src/filter/spam/model.ts';
 import { messageGrams } from '../../../src/filter/spam/grams.ts';
 import { DenseWeights, featureIndex } from '../../../src/filter/spam/logistic.ts';
 import { TokenTable, tokenHash } from '../../../src/filter/spam/token-table.ts';
@@ -118,23 +118,26 @@ async function smallCorpus(): Promise<{ features: MessageFeatures; spam: boolean
   return messages;
 }
 
-test('the logistic parts and the combined model: trained in passes they separate; one learned message moves its score; the weights have a fixed size', async () => {
+test('the 4-gram logistic part and the combined model: trained in passes they separate; one learned message moves its score; the weights have a fixed size', async () => {
   const messages = await smallCorpus();
   const model = new SpamModel();
   model.train(messages, 3);
   assert.deepEqual(model.trained, { spam: 30, ham: 30 });
   const spam = model.score(await featuresOf(messageOf('winner', ['lottery', 'casino', 'cheap'], 5)));
   const ham = model.score(await featuresOf(messageOf('merge', ['kernel', 'branch', 'merge'], 5)));
-  assert.ok(spam.logistic > 0.9 && ham.logistic < 0.1, `logistic ${spam.logistic} ${ham.logistic}`);
   assert.ok(spam.grams > 0.7 && ham.grams < 0.3, `4-grams ${spam.grams} ${ham.grams}`);
   assert.ok(spam.score > 0.85 && ham.score < 0.15, `combined ${spam.score} ${ham.score}`);
-  assert.equal(spam.score, (spam.chiSquare.score + spam.logistic + spam.grams) / 3);
+  // The log-odds: the chi-square part's clamped to ±8, the 4-grams' counted twice.
+  const logOdds = (p: number) => Math.log(p / (1 - p));
+  const chi = Math.max(-CHI_LIMIT, Math.min(CHI_LIMIT, logOdds(spam.chiSquare.score)));
+  assert.ok(Math.abs(spam.logOdds - (chi + 2 * logOdds(spam.grams)) / 3) < 1e-9, `log-odds ${spam.logOdds}`);
+  assert.ok(Math.abs(spam.score - 1 / (1 + Math.exp(-spam.logOdds))) < 1e-12);
 
   const odd = await featuresOf(messageOf('newsletter', ['newsletter', 'digest'], 2));
   const before = model.score(odd);
   model.learn(odd, true);
-  assert.ok(model.score(odd).logistic > before.logistic, 'one step towards spam');
-  assert.ok(model.score(odd).grams > before.grams, 'one step towards spam, 4-grams too');
+  assert.ok(model.score(odd).grams > before.grams, 'one step towards spam');
+  assert.ok(model.score(odd).score > before.score, 'and the combined score with it');
   assert.throws(() => new DenseWeights(new Float32Array(10)), RangeError);
   assert.equal(featureIndex('subject:free'), featureIndex('subject:free'));
   assert.ok(featureIndex('subject:free') < 2 ** 20);
@@ -176,12 +179,17 @@ test('the token table: counts by hash, growth past half full, pruning the rarest
   assert.ok([...kept.hashes].every((hash, i) => kept.spam[i]! + kept.ham[i]! >= 1));
 });
 
-test('4-grams: distinct octet 4-grams of the first 3,000 octets, past an mbox From_ line', () => {
+test('4-grams: distinct octet 4-grams of the first 20,000 octets, past an mbox From_ line', () => {
   const raw = Buffer.from('Subject: abab\r\n\r\nabababab');
   const grams = messageGrams(raw);
   assert.equal(new Set(grams).size, grams.length, 'each once');
   assert.deepEqual(messageGrams(Buffer.concat([Buffer.from('From someone@example.test Mon Jan  1 00:00:00 2024\n'), raw])), grams, 'the From_ line is not the message');
-  const long = Buffer.concat([raw, Buffer.alloc(5000, 'x'), Buffer.from('zzzz')]);
-  assert.ok(!messageGrams(long).includes(messageGrams(Buffer.from('zzzz'))[0]!), 'past 3,000 octets nothing is read');
+  const zzzz = messageGrams(Buffer.from('zzzz'))[0]!;
+  assert.ok(messageGrams(Buffer.concat([raw, Buffer.alloc(19_000, 'x'), Buffer.from('zzzz')])).includes(zzzz), 'up to 20,000 octets are read');
+  assert.ok(!messageGrams(Buffer.concat([raw, Buffer.alloc(20_000, 'x'), Buffer.from('zzzz')])).includes(zzzz), 'past 20,000 octets nothing is read');
+  // Every 4-gram of a long varied message, each once (the set of seen grams never fills up).
+  let x = 1;
+  const varied = Buffer.from(Array.from({ length: 20_000 }, () => (x = (Math.imul(x, 1103515245) + 12345) >>> 0) >>> 24));
+  assert.equal(messageGrams(varied).length, new Set(Array.from({ length: 20_000 - 3 }, (_, i) => varied.subarray(i, i + 4).toString('hex'))).size);
   assert.equal(messageGrams(Buffer.from('abc')).length, 0);
 });

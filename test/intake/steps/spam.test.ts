@@ -137,7 +137,7 @@ test('a From display name that shows a local domain while the address is elsewhe
   assert.equal(await imitatesLocalDomain(from('"notexample.test.evil" <x@evil.invalid>'), local), false, 'not the domain, a longer name');
   assert.equal(await imitatesLocalDomain(from('x@evil.invalid'), local), false, 'no display name');
   const verdict = await spamStep(options({ trained: false })).run(draftOf('From: "Helpdesk example.test" <a@evil.invalid>\r\nSubject: s\r\n\r\nb\r\n'), context);
-  assert.deepEqual(notesOf(verdict), { score: 2.5, action: 'junk', tests: 'DISPLAY_NAME_IMITATION' });
+  assert.deepEqual(notesOf(verdict), { score: 3, action: 'junk', tests: 'DISPLAY_NAME_IMITATION' });
 });
 
 test('a scored block list adds its points, named after the zone', async () => {
@@ -153,6 +153,6 @@ test('untrained and without body rules the body is not read; header rules and th
   const rules = [{ name: 'UMLAUT', header: 'subject', pattern: keywordPattern(['größe']), points: 1 }];
   const headerOnly = await spamStep(options({ trained: false, rules })).run(draftOf(raw), context);
   const withBody = await spamStep(options({ trained: false, rules: [...rules, { name: 'NEVER', header: '', pattern: keywordPattern(['zzzz']), points: 1 }] })).run(draftOf(raw), context);
-  assert.deepEqual(notesOf(headerOnly), { score: 3.5, action: 'junk', tests: 'DISPLAY_NAME_IMITATION,UMLAUT' });
+  assert.deepEqual(notesOf(headerOnly), { score: 4, action: 'junk', tests: 'DISPLAY_NAME_IMITATION,UMLAUT' });
   assert.deepEqual(notesOf(withBody), notesOf(headerOnly));
 });
