@@ -28,7 +28,6 @@ const named = (prefix: string, value: string) => `${prefix}:${value.length > MAX
 /** Header fields whose words are features, by their lower-case name. */
 const HEADER_FIELDS = new Set(['subject', 'from', 'to', 'cc', 'reply-to', 'sender', 'return-path', 'x-mailer', 'user-agent', 'content-type', 'message-id', 'list-id', 'organization', 'importance', 'x-priority']);
 
-const WORD = /[\p{L}\p{N}$€£¥][\p{L}\p{N}$€£¥'.!%-]*[\p{L}\p{N}$€£¥!%]|[\p{L}\p{N}$€£¥]/gu;
 const URL = /\b(?:https?|ftp):\/\/([a-z0-9.-]+)/giu;
 const ENTITY = /&(#x[0-9a-f]{1,6}|#\d{1,7}|[a-z]{2,8});/giu;
 const NAMED_ENTITIES: Record<string, string> = {
@@ -135,26 +134,121 @@ function headerTokens(fields: readonly { name: string; value: string }[], add: F
  * adjacent pairs: the features `prefix + word`, `prefix + "upper:" + word` for a word in
  * capitals (FREE against free) and `prefix + previous + " " + word`, hashed as they are
  * read (fnvMore), never made as strings.
+ *
+ * A word is what /[\p{L}\p{N}$€£¥][\p{L}\p{N}$€£¥'.!%-]*[\p{L}\p{N}$€£¥!%]|[\p{L}\p{N}$€£¥]/u
+ * matches: it starts with a letter, digit or currency sign, goes on through those and
+ * ' . ! % -, and ends at the last letter, digit, sign, ! or % of that run. The scan below finds exactly those matches by character class (a table), and
+ * hashes an ASCII word's lower case as it goes; a word with other characters is cut out
+ * and lower-cased as a string (toLowerCase is not per character there).
  */
 function textTokens(text: string, prefix: string, add: FeatureSink, pairs = prefix === ''): void {
   const base = tokenHash(prefix);
-  const upperBase = fnvMore(base, 'upper:');
+  const n = text.length;
   let previous: number | undefined;
-  for (const match of text.matchAll(WORD)) {
-    const raw = match[0];
-    if (raw.length > 40) {
-      add(`${prefix}long:${Math.min(raw.length, 200) >> 3}`);
+  let i = 0;
+  while (i < n) {
+    let cp = text.charCodeAt(i);
+    let width = 1;
+    if (cp >= 0xd800 && cp <= 0xdbff && i + 1 < n) {
+      const low = text.charCodeAt(i + 1);
+      if (low >= 0xdc00 && low <= 0xdfff) {
+        cp = ((cp - 0xd800) << 10) + (low - 0xdc00) + 0x10000;
+        width = 2;
+      }
+    }
+    if ((classOf(cp) & WORD_START) === 0) {
+      i += width;
+      continue;
+    }
+    const start = i;
+    let end = i + width;
+    let ascii = cp < 0x80;
+    for (let j = end; j < n; ) {
+      let next = text.charCodeAt(j);
+      let step = 1;
+      if (next >= 0xd800 && next <= 0xdbff && j + 1 < n) {
+        const low = text.charCodeAt(j + 1);
+        if (low >= 0xdc00 && low <= 0xdfff) {
+          next = ((next - 0xd800) << 10) + (low - 0xdc00) + 0x10000;
+          step = 2;
+        }
+      }
+      const kind = classOf(next);
+      if ((kind & WORD_INNER) === 0) break;
+      j += step;
+      if (kind & WORD_END) {
+        end = j;
+        if (next >= 0x80) ascii = false;
+      }
+    }
+    i = end;
+    const length = end - start;
+    if (length > 40) {
+      add(`${prefix}long:${Math.min(length, 200) >> 3}`);
       previous = undefined;
       continue;
     }
-    const word = raw.toLowerCase();
-    const hash = fnvMore(base, word);
+    let hash: number;
+    let capitals: boolean;
+    let pair = pairs && previous !== undefined ? fnvStep(previous, 0x20) : -1;
+    if (ascii) {
+      // FNV-1a of the lower case, and of the pair, in one pass; capitals: an A–Z and no a–z.
+      let h = base;
+      let upper = false;
+      let lower = false;
+      for (let k = start; k < end; k++) {
+        let c = text.charCodeAt(k);
+        if (c >= 65 && c <= 90) {
+          upper = true;
+          c |= 0x20;
+        } else if (c >= 97 && c <= 122) lower = true;
+        h = Math.imul(h ^ c, 16777619);
+        if (pair !== -1) pair = Math.imul(pair ^ c, 16777619);
+      }
+      hash = h >>> 0;
+      if (pair !== -1) pair >>>= 0;
+      capitals = length > 2 && upper && !lower;
+    } else {
+      const raw = text.slice(start, end);
+      const word = raw.toLowerCase();
+      hash = fnvMore(base, word);
+      if (pair !== -1) pair = fnvMore(pair, word);
+      // (raw differs from its lower case only when it has a capital.)
+      capitals = raw.length > 2 && raw !== word && raw === raw.toUpperCase();
+    }
     add.hash(hash);
-    // (raw differs from its lower case only when it has a capital: most words stop at that cheap test.)
-    if (raw.length > 2 && raw !== word && raw === raw.toUpperCase()) add.hash(fnvMore(upperBase, word));
-    if (pairs && previous !== undefined) add.hash(fnvMore(fnvMore(previous, ' '), word));
+    if (capitals) add.hash(fnvMore(fnvMore(base, 'upper:'), text.slice(start, end).toLowerCase()));
+    if (pair !== -1) add.hash(pair);
     previous = hash;
   }
+}
+
+/** One FNV-1a step: the state after one more UTF-16 code unit. */
+const fnvStep = (state: number, unit: number) => Math.imul(state ^ unit, 16777619) >>> 0;
+
+// The character classes of a word: may start a word (and so also go on and end it), may
+// end one (also ! and %), may be inside one (also ' . -).
+const WORD_START = 1;
+const WORD_END = 2;
+const WORD_INNER = 4;
+const KNOWN = 8;
+const STARTS = /^[\p{L}\p{N}$€£¥]$/u;
+/** Classes of the BMP's code points, filled in as they are met (KNOWN marks a filled one). */
+const classes = new Uint8Array(0x10000);
+
+function classify(cp: number): number {
+  const character = String.fromCodePoint(cp);
+  if (STARTS.test(character)) return WORD_START | WORD_END | WORD_INNER;
+  if (character === '!' || character === '%') return WORD_END | WORD_INNER;
+  if (character === "'" || character === '.' || character === '-') return WORD_INNER;
+  return 0;
+}
+
+function classOf(cp: number): number {
+  if (cp >= 0x10000) return classify(cp);
+  let kind = classes[cp]!;
+  if (kind === 0) classes[cp] = kind = classify(cp) | KNOWN;
+  return kind;
 }
 
 /** HTML as a reader sees it: the text without tags, scripts and styles, entities decoded; link hosts as features. */

@@ -193,3 +193,39 @@ test('4-grams: distinct octet 4-grams of the first 20,000 octets, past an mbox F
   assert.equal(messageGrams(varied).length, new Set(Array.from({ length: 20_000 - 3 }, (_, i) => varied.subarray(i, i + 4).toString('hex'))).size);
   assert.equal(messageGrams(Buffer.from('abc')).length, 0);
 });
+
+test('words: the tokenizer\'s scan finds exactly what the word pattern matches, with pairs and capitals, in any script', async () => {
+  // The pattern the scan implements (tokens.ts), as an oracle: the features a body's words give.
+  const WORD = /[\p{L}\p{N}$€£¥][\p{L}\p{N}$€£¥'.!%-]*[\p{L}\p{N}$€£¥!%]|[\p{L}\p{N}$€£¥]/gu;
+  const expected = (text: string) => {
+    const out = new Set<number>([tokenHash('content-type:text/plain'), tokenHash('type:text/plain')]);
+    let previous: string | undefined;
+    for (const [raw] of text.matchAll(WORD)) {
+      if (raw.length > 40) {
+        out.add(tokenHash(`long:${Math.min(raw.length, 200) >> 3}`));
+        previous = undefined;
+        continue;
+      }
+      const word = raw.toLowerCase();
+      out.add(tokenHash(word));
+      if (raw.length > 2 && raw !== word && raw === raw.toUpperCase()) out.add(tokenHash(`upper:${word}`));
+      if (previous !== undefined) out.add(tokenHash(`${previous} ${word}`));
+      previous = word;
+    }
+    return [...out].sort();
+  };
+  const alphabet = ['a', 'B', 'z', 'Z', '0', '9', '$', '€', '£', '¥', "'", '.', '!', '%', '-', ' ', '\n', 'é', 'É', 'ß', 'İ', 'Σ', 'ς', '𝐀', '😀', '\ud800', '日', '_', ',', 'ǅ', 'ﬀ', '٣', 'Ⅻ'];
+  let x = 11;
+  const random = () => (x = (Math.imul(x, 1103515245) + 12345) >>> 0) / 2 ** 32;
+  const texts = ["FREE money!!! Don't miss-out... 100% $5.99 €10 O'Brien ÉTÉ SÜSS İSTANBUL 𝐀𝐁𝐂 end.", 'x'.repeat(45) + ' after'];
+  for (let i = 0; i < 300; i++) {
+    let text = '';
+    for (let j = Math.floor(random() * 120); j > 0; j--) text += random() < 0.03 ? 'q'.repeat(Math.floor(random() * 50)) : alphabet[Math.floor(random() * alphabet.length)];
+    texts.push(text);
+  }
+  for (const text of texts) {
+    const raw = Buffer.from(`Content-Type: text/plain; charset=utf-8\r\n\r\n${text}\r\n`);
+    const got = [...(await messageTokens(raw, { scratchDir: tmpdir(), maxBytes: 1 << 20 }))].map((h) => h >>> 0).sort();
+    assert.deepEqual(got, expected(text.replace(/\ud800/g, '\ufffd')), JSON.stringify(text));
+  }
+});
