@@ -186,7 +186,7 @@ function partScore(model: SpamModel, features: MessageFeatures): number {
 async function kakitomeFold(train: Sample[], test: Sample[], fold: number): Promise<FoldResult> {
   const started = performance.now();
   const model = new SpamModel();
-  model.train(await Promise.all(train.map(async (sample) => ({ features: await featuresOf(sample.file), spam: sample.spam }))), seed + fold);
+  model.train(await Promise.all(train.map(async (sample) => ({ ...(await featuresOf(sample.file)), spam: sample.spam }))), seed + fold);
   const trainSeconds = (performance.now() - started) / 1000;
   const scoreOf = (features: MessageFeatures) => partScore(model, features);
   // The training fold's threshold from held-out scores: two models, each trained on one
@@ -194,7 +194,7 @@ async function kakitomeFold(train: Sample[], test: Sample[], fold: number): Prom
   const trainScores: Scored[] = [];
   for (const [learn, judge] of innerHalves(train, fold)) {
     const inner = new SpamModel();
-    inner.train(await Promise.all(learn.map(async (sample) => ({ features: await featuresOf(sample.file), spam: sample.spam }))), seed + fold);
+    inner.train(await Promise.all(learn.map(async (sample) => ({ ...(await featuresOf(sample.file)), spam: sample.spam }))), seed + fold);
     for (const sample of judge) trainScores.push({ sample, score: partScore(inner, await featuresOf(sample.file)) });
   }
   // Timed afresh: reading, tokenizing and classifying each test message.

@@ -11,8 +11,7 @@ import type { SpamStore } from '../store/spam.ts';
 import { parseHeaderSection } from '../mail/header.ts';
 import { rfc5322Date } from '../mail/date.ts';
 import { randomHex } from '../mail/random-id.ts';
-import { decodeEncodedWords } from '../filter/attachments/encoded-words.ts';
-import { decodeUnlabelled } from '../filter/attachments/parameters.ts';
+import { fieldText } from '../filter/attachments/encoded-words.ts';
 import { startPeriodic, type Periodic } from './periodic.ts';
 
 export const HOUSEKEEPING_INTERVAL_MS = 60 * 60_000;
@@ -73,7 +72,7 @@ export async function junkSummary(mailboxes: Pick<MailboxStore, 'openMessage'>, 
   const fields = parseHeaderSection(header).fields;
   const value = (name: string) => {
     const field = fields.find((f) => f.name.toLowerCase() === name);
-    return field ? shown(decodeEncodedWords(decodeUnlabelled(field.value))) : '';
+    return field ? shown(fieldText(field.value)) : '';
   };
   return { receivedAt: message.receivedAt, from: value('from'), subject: value('subject'), score: value('x-spam-score') };
 }

@@ -6,7 +6,7 @@
 // neither is lost.
 import type { Config } from '../config/schema.ts';
 import { messageGrams } from '../filter/spam/grams.ts';
-import { SpamModel, type HashedFeatures, type HashedMessage } from '../filter/spam/model.ts';
+import { SpamModel, type LabelledMessage, type MessageFeatures } from '../filter/spam/model.ts';
 import { messageTokens } from '../filter/spam/tokens.ts';
 import { INSTANCE_SCOPE, type SpamStore } from '../store/spam.ts';
 
@@ -16,8 +16,8 @@ export const SAVE_ATTEMPTS = 3;
 export class LearningConflictError extends Error {}
 
 /** What the model reads of a message, as hashes (`scratchDir`: where a large body is spooled while read). */
-export async function featuresOf(bytes: Buffer, scratchDir: string, maxBytes: number): Promise<HashedFeatures> {
-  return { hashes: await messageTokens(bytes, { scratchDir, maxBytes }), grams: messageGrams(bytes) };
+export async function featuresOf(bytes: Buffer, scratchDir: string, maxBytes: number): Promise<MessageFeatures> {
+  return { tokens: await messageTokens(bytes, { scratchDir, maxBytes }), grams: messageGrams(bytes) };
 }
 
 /** The instance's model, and the user's layer on top for a user's scope. */
@@ -57,8 +57,8 @@ export async function saveLearning(
 }
 
 /** Learns single messages (corrections) into a scope: one online step each. */
-export function learnMessages(store: Pick<SpamStore, 'load' | 'save'>, scope: number, config: Pick<Config, 'spam'>, messages: readonly HashedMessage[]) {
+export function learnMessages(store: Pick<SpamStore, 'load' | 'save'>, scope: number, config: Pick<Config, 'spam'>, messages: readonly LabelledMessage[]) {
   return saveLearning(store, scope, config, (model, below) => {
-    for (const message of messages) model.learnHashed(message, below);
+    for (const message of messages) model.learn(message, message.spam, below);
   });
 }

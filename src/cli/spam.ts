@@ -14,7 +14,7 @@ import { configPathOf, withStore } from './context.ts';
 import { CliError } from './errors.ts';
 import { iso, print, printable, printTable } from './io.ts';
 import { countMessages, readMessages } from '../mail/message-files.ts';
-import { scoreHashed, SpamModel, trainedTotals, type HashedMessage } from '../filter/spam/model.ts';
+import { scoreLayers, SpamModel, trainedTotals, type LabelledMessage } from '../filter/spam/model.ts';
 import { classifierPoints, verdictOf } from '../filter/spam/score.ts';
 import { auc, confusion, recallAtFpr, stratifiedFolds, type Judged } from '../filter/spam/metrics.ts';
 import { seededRandom, shuffleInPlace } from '../filter/spam/seeded.ts';
@@ -53,7 +53,7 @@ export function registerSpamCommands(program: Command): void {
           for (const { path, spam: isSpam } of sources) {
             if (!messages.some((m) => m.spam === isSpam)) throw new CliError(`${path}: no messages found`);
           }
-          const { model, below } = await saveLearning(store.spam, scope, config, (target, layers) => target.trainHashed(messages, opts.seed, layers), { replace: opts.replace });
+          const { model, below } = await saveLearning(store.spam, scope, config, (target, layers) => target.train(messages, opts.seed, layers), { replace: opts.replace });
           const seconds = ((performance.now() - started) / 1000).toFixed(1);
           const learnedSpam = messages.filter((m) => m.spam).length;
           print(`trained ${scopeName(opts.user)}${opts.replace ? ' afresh' : ''} on ${learnedSpam} spam and ${messages.length - learnedSpam} ham in ${seconds} s${skippedText(skipped)}; ${modelSummary(model, config, below)}`);
@@ -105,7 +105,7 @@ export function registerSpamCommands(program: Command): void {
         try {
           for (const path of files) {
             for await (const message of messagesOf(path, config.smtp.max_message_size, (name, why) => process.stderr.write(`kakitome: ${name}: skipped (${why})\n`))) {
-              const { score } = scoreHashed(layers, await featuresOf(message.bytes, scratch, config.smtp.max_message_size));
+              const { score } = scoreLayers(layers, await featuresOf(message.bytes, scratch, config.smtp.max_message_size));
               print(`${score.toFixed(4)} ${verdictOf(score, config.spam.junk_score)} ${printable(message.name)}`);
             }
           }
@@ -138,8 +138,8 @@ export function registerSpamCommands(program: Command): void {
         const all: Judged[] = [];
         for (let k = 0; k < opts.folds; k++) {
           const model = new SpamModel();
-          model.trainHashed(folds.flatMap((fold, i) => (i === k ? [] : fold)), opts.seed + k);
-          const judged = folds[k]!.map((m) => ({ spam: m.spam, score: scoreHashed([model], m).score }));
+          model.train(folds.flatMap((fold, i) => (i === k ? [] : fold)), opts.seed + k);
+          const judged = folds[k]!.map((m) => ({ spam: m.spam, score: scoreLayers([model], m).score }));
           all.push(...judged);
           rows.push([String(k + 1), ...measures(judged, config.spam.junk_score)]);
         }
@@ -193,7 +193,7 @@ export function registerSpamCommands(program: Command): void {
         if (opts.learn) {
           const scratch = scratchDir();
           try {
-            const learned: HashedMessage[] = [];
+            const learned: LabelledMessage[] = [];
             for (const message of chosen) learned.push({ ...(await featuresOf(await store.mailboxes.readMessage(message.id), scratch, config.smtp.max_message_size)), spam: false });
             await learnMessages(store.spam, userId, config, learned);
           } finally {
@@ -261,7 +261,7 @@ const scopeName = (user: string | undefined) => (user === undefined ? "the insta
 
 function modelSummary(model: SpamModel, config: Config, below: readonly SpamModel[] = []): string {
   const { spam, ham } = model.trained;
-  const features = model.counts.table.columns().hashes.length;
+  const features = model.counts.size;
   const total = trainedTotals([...below, model]);
   const ready = total.ham >= config.spam.min_ham && total.spam >= config.spam.min_spam;
   const onTop = below.length > 0 ? ", on top of the instance's" : '';
@@ -284,9 +284,9 @@ async function* messagesOf(path: string, maxBytes: number, onSkip: (name: string
 }
 
 /** Every message of the sources as its features' hashes, with a progress bar on a terminal. */
-async function readAll(sources: readonly { path: string; spam: boolean }[], scratch: string, maxBytes: number): Promise<{ messages: HashedMessage[]; skipped: number }> {
+async function readAll(sources: readonly { path: string; spam: boolean }[], scratch: string, maxBytes: number): Promise<{ messages: LabelledMessage[]; skipped: number }> {
   const progress = process.stderr.isTTY ? new ProgressBar(await totalOf(sources)) : undefined;
-  const messages: HashedMessage[] = [];
+  const messages: LabelledMessage[] = [];
   let skipped = 0;
   const onSkip = (name: string, why: string) => {
     skipped++;

@@ -13,17 +13,17 @@ export interface Copy {
 }
 
 export async function recipientCopies(content: MessageContent, topOctets: number, recipients: readonly PlannedRecipient[]): Promise<Copy[]> {
-  const groups = new Map<string, PlannedRecipient[]>();
+  const groups = new Map<string, { fields: string; tag: string; members: PlannedRecipient[] }>();
   for (const recipient of recipients) {
+    const fields = recipient.fields ?? '';
     const tag = recipient.kind === 'mailbox' ? (recipient.subjectTag ?? '') : '';
-    const key = `${recipient.fields ?? ''}\0${tag}`;
+    const key = `${fields}\0${tag}`;
     const group = groups.get(key);
-    if (group) group.push(recipient);
-    else groups.set(key, [recipient]);
+    if (group) group.members.push(recipient);
+    else groups.set(key, { fields, tag, members: [recipient] });
   }
   const copies: Copy[] = [];
-  for (const [key, members] of groups) {
-    const [fields, tag] = key.split('\0') as [string, string];
+  for (const { fields, tag, members } of groups.values()) {
     let copy = fields === '' ? content : belowTop(content, topOctets, fields);
     if (tag !== '') copy = await taggedSubject(copy, tag);
     copies.push({ content: copy, recipients: members });

@@ -9,7 +9,7 @@ import { SpamModel } from '../../src/filter/spam/model.ts';
 import type { SpamModelColumns, StoredSpamModel } from '../../src/store/spam.ts';
 
 const config = configSchema.parse({ hostname: 'mail.example.test' });
-const message = (spam: boolean) => ({ hashes: Uint32Array.of(1, 2, spam ? 3 : 4), grams: Uint32Array.of(9), spam });
+const message = (spam: boolean) => ({ tokens: Uint32Array.of(1, 2, spam ? 3 : 4), grams: Uint32Array.of(9), spam });
 
 /** A store of one scope whose first `losses` saves lose a race to another writer, who adds one ham each time. */
 function racingStore(losses: number) {
@@ -24,7 +24,7 @@ function racingStore(losses: number) {
       if (lost < losses) {
         lost++;
         const other = stored ? SpamModel.fromData(stored) : new SpamModel();
-        other.learnHashed(message(false));
+        other.learn(message(false), false);
         stored = { ...other.toData(), version: (stored?.version ?? 0) + 1, updatedAt: 0 };
         return undefined;
       }

@@ -37,7 +37,8 @@ function canonical(model: SpamModel) {
 function trainedModel(sparse = false): SpamModel {
   const model = new SpamModel({ sparse });
   const messages = Array.from({ length: 40 }, (_, i) => ({
-    features: { tokens: Uint32Array.from([`w${i % 7}`, `v${i % 5}`, i % 2 ? 'spammy' : 'hammy', `unique${i}`], tokenHash), grams: Uint32Array.of(i, i * 7919, 0xffffffff - i) },
+    tokens: Uint32Array.from([`w${i % 7}`, `v${i % 5}`, i % 2 ? 'spammy' : 'hammy', `unique${i}`], tokenHash),
+    grams: Uint32Array.of(i, i * 7919, 0xffffffff - i),
     spam: i % 2 === 1,
   }));
   model.train(messages, 3);

@@ -1,7 +1,7 @@
 // RFC 2047 encoded words (`=?charset?B|Q?text?=`), which RFC 2047 §5 (3) forbids in
 // quoted parameter values and which clients decode there anyway: a name that reads
 // `=?UTF-8?B?ZXZpbC5leGU=?=` to a filter is `evil.exe` to the recipient.
-import { decodeCharset } from './parameters.ts';
+import { decodeCharset, decodeUnlabelled } from './parameters.ts';
 
 // RFC 2047 §2 (and RFC 2231 §5: `charset*language`).
 const ENCODED_WORD = /=\?([^?\s*]+)(?:\*[^?\s]*)?\?([bq])\?([^?\s]*)\?=/giu;
@@ -18,6 +18,11 @@ function decodeQ(text: string): Buffer {
     } else bytes.push(c.charCodeAt(0) & 0xff);
   }
   return Buffer.from(bytes);
+}
+
+/** A header field's value as text: its 8-bit octets (read as latin1) as UTF-8 when valid, then its encoded words decoded. */
+export function fieldText(value: string): string {
+  return decodeEncodedWords(decodeUnlabelled(value));
 }
 
 /**

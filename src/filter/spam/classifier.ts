@@ -13,7 +13,7 @@
 //
 // Counts live in TokenCounts (a TokenTable in memory); the store keeps them per
 // instance and per user (src/store/spam.ts).
-import { dayOf, tokenHash, TokenTable, type TokenCount } from './token-table.ts';
+import { dayOf, TokenTable, type TokenCount } from './token-table.ts';
 
 // Chosen on the SpamAssassin corpus (bench/spam.ts, 5 folds, seed 1; README, Spam
 // filter): SpamBayes' own defaults (0.45, 0.1, 150) gave AUC 0.99910 and 83.0 % recall at
@@ -51,12 +51,7 @@ export class TokenCounts implements TokenModel {
     return this.table.size;
   }
 
-  /** Learns one message's features as spam or ham on `day`; `-1` unlearns (a correction). */
-  learn(tokens: Iterable<string>, spam: boolean, weight: 1 | -1 = 1, day = dayOf(Date.now())): void {
-    this.learnHashes(Array.from(tokens, tokenHash), spam, weight, day);
-  }
-
-  /** learn() of features given by their tokenHash. */
+  /** Learns one message's features (by their tokenHash) as spam or ham on `day`; `-1` unlearns (a correction). */
   learnHashes(hashes: Iterable<number>, spam: boolean, weight: 1 | -1 = 1, day = dayOf(Date.now())): void {
     if (spam) this.spamMessages = Math.max(0, this.spamMessages + weight);
     else this.hamMessages = Math.max(0, this.hamMessages + weight);
@@ -95,11 +90,7 @@ export interface ClassifierParameters {
 
 export const DEFAULT_PARAMETERS: ClassifierParameters = { strength: STRENGTH, prior: PRIOR, minDeviation: MIN_DEVIATION, maxDiscriminators: MAX_DISCRIMINATORS };
 
-export function classify(tokens: Iterable<string>, models: readonly TokenModel[], parameters: ClassifierParameters = DEFAULT_PARAMETERS): Classification {
-  return classifyHashes(Array.from(new Set(Array.from(tokens, tokenHash))), models, parameters);
-}
-
-/** classify() of features given by their tokenHash (distinct: a repeated hash counts again). */
+/** Classifies a message's features given by their tokenHash (distinct: a repeated hash counts again). */
 export function classifyHashes(features: ArrayLike<number> | ReadonlySet<number>, models: readonly TokenModel[], parameters: ClassifierParameters = DEFAULT_PARAMETERS): Classification {
   const hashes: ArrayLike<number> = features instanceof Set ? [...features] : (features as ArrayLike<number>);
   const totals = {

@@ -1,7 +1,7 @@
 // The second part of the spam model: logistic regression over hashed features (the
 // message's 4-grams, grams.ts), as the best filters of the TREC spam track did (Goodman
-// and Yih 2006; Sculley's online logistic regression). Each feature is hashed (FNV-1a, tokenHash) to one of
-// 2^FEATURE_BITS weights; a message's log-odds is the sum of its features' weights over
+// and Yih 2006; Sculley's online logistic regression). Each feature is a 32-bit hash,
+// folded here to one of 2^FEATURE_BITS weights (its low bits); a message's log-odds is the sum of its features' weights over
 // √(n + 1), and each learned message moves those weights by RATE · error / √(n + 1).
 // Trained in several shuffled passes (`trainAll`); afterwards a learned message is one step.
 //
@@ -20,14 +20,11 @@ export const RATE = 20;
 export const TRAINING_PASSES = 20;
 
 const SIZE = 1 << FEATURE_BITS;
+const MASK = SIZE - 1;
 
 /** A feature's weight index: its tokenHash folded to FEATURE_BITS. */
 export function featureIndex(feature: string): number {
-  return tokenHash(feature) & (SIZE - 1);
-}
-
-export function featureIndices(features: Iterable<string>): Uint32Array {
-  return Uint32Array.from(features, featureIndex);
+  return tokenHash(feature) & MASK;
 }
 
 /** The non-zero weights, as stored: parallel arrays. */
@@ -53,7 +50,7 @@ export class DenseWeights implements WeightLayer {
 
   static fromColumns(columns: WeightColumns): DenseWeights {
     const weights = new DenseWeights();
-    columns.indices.forEach((index, i) => (weights.values[index & (SIZE - 1)] = columns.values[i]!));
+    columns.indices.forEach((index, i) => (weights.values[index & MASK] = columns.values[i]!));
     return weights;
   }
 
@@ -78,7 +75,7 @@ export class SparseWeights implements WeightLayer {
 
   static fromColumns(columns: WeightColumns): SparseWeights {
     const weights = new SparseWeights();
-    columns.indices.forEach((index, i) => weights.#values.set(index & (SIZE - 1), columns.values[i]!));
+    columns.indices.forEach((index, i) => weights.#values.set(index & MASK, columns.values[i]!));
     return weights;
   }
 
@@ -102,31 +99,31 @@ export class SparseWeights implements WeightLayer {
 }
 
 /** The log-odds of spam under the sum of the layers: the features' weights over √(n + 1). */
-export function logisticLogOdds(layers: readonly WeightLayer[], indices: Uint32Array): number {
+export function logisticLogOdds(layers: readonly WeightLayer[], hashes: Uint32Array): number {
   let z = 0;
-  for (const layer of layers) for (const i of indices) z += layer.weight(i);
-  return z / Math.sqrt(indices.length + 1);
+  for (const layer of layers) for (const hash of hashes) z += layer.weight(hash & MASK);
+  return z / Math.sqrt(hashes.length + 1);
 }
 
 /** P(spam) in (0, 1) under the sum of the layers. */
-export function logisticScore(layers: readonly WeightLayer[], indices: Uint32Array): number {
-  return 1 / (1 + Math.exp(-logisticLogOdds(layers, indices)));
+export function logisticScore(layers: readonly WeightLayer[], hashes: Uint32Array): number {
+  return 1 / (1 + Math.exp(-logisticLogOdds(layers, hashes)));
 }
 
 /** One online step towards the message's label, scored under `layers`, moving only the last layer. */
-export function logisticLearn(layers: readonly WeightLayer[], indices: Uint32Array, spam: boolean, rate = RATE): void {
-  const error = (spam ? 1 : 0) - logisticScore(layers, indices);
-  const step = (rate * error) / Math.sqrt(indices.length + 1);
+export function logisticLearn(layers: readonly WeightLayer[], hashes: Uint32Array, spam: boolean, rate = RATE): void {
+  const error = (spam ? 1 : 0) - logisticScore(layers, hashes);
+  const step = (rate * error) / Math.sqrt(hashes.length + 1);
   const target = layers.at(-1)!;
-  for (const i of indices) target.add(i, step);
+  for (const hash of hashes) target.add(hash & MASK, step);
 }
 
-/** Trains on labelled messages in TRAINING_PASSES passes, each in an order shuffled by `seed`; only the last layer moves. */
-export function trainAll(layers: readonly WeightLayer[], messages: readonly { indices: Uint32Array; spam: boolean }[], seed = 1, passes = TRAINING_PASSES): void {
+/** Trains on labelled messages (their features' hashes) in TRAINING_PASSES passes, each in an order shuffled by `seed`; only the last layer moves. */
+export function trainAll(layers: readonly WeightLayer[], messages: readonly { hashes: Uint32Array; spam: boolean }[], seed = 1, passes = TRAINING_PASSES): void {
   const order = messages.map((_, i) => i);
   const random = seededRandom(seed);
   for (let pass = 0; pass < passes; pass++) {
     shuffleInPlace(order, random);
-    for (const i of order) logisticLearn(layers, messages[i]!.indices, messages[i]!.spam);
+    for (const i of order) logisticLearn(layers, messages[i]!.hashes, messages[i]!.spam);
   }
 }

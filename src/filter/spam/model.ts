@@ -13,34 +13,19 @@
 // user's counts add to the instance's; a user's weights are corrections on top of the
 // instance's. Learning for a user changes only the user's layer.
 import { classifyHashes, TokenCounts, type Classification } from './classifier.ts';
-import { DenseWeights, FEATURE_BITS, logisticLearn, logisticLogOdds, SparseWeights, trainAll, type WeightColumns, type WeightLayer } from './logistic.ts';
-import { dayOf, tokenHash, TokenTable, type TokenColumns } from './token-table.ts';
+import { DenseWeights, logisticLearn, logisticLogOdds, SparseWeights, trainAll, type WeightColumns, type WeightLayer } from './logistic.ts';
+import { clampedLogOdds } from './score.ts';
+import { dayOf, TokenTable, type TokenColumns } from './token-table.ts';
 
-/** What the model reads of a message: its tokens by tokenHash (tokens.ts) and its 4-grams (grams.ts), each once. */
+/** What the model reads of a message: its tokens by tokenHash (tokens.ts) and its 4-grams (grams.ts), each once; ~4 octets a feature (training keeps many). */
 export interface MessageFeatures {
   tokens: Uint32Array;
   grams: Uint32Array;
 }
 
-/** A message's features as hashes: ~4 octets a feature instead of a string (training keeps many). */
-export interface HashedFeatures {
-  hashes: Uint32Array;
-  grams: Uint32Array;
-}
-
 /** A message for training. */
-export interface HashedMessage extends HashedFeatures {
+export interface LabelledMessage extends MessageFeatures {
   spam: boolean;
-}
-
-export function hashedFeatures(features: MessageFeatures): HashedFeatures {
-  return { hashes: features.tokens, grams: features.grams };
-}
-
-const FEATURE_MASK = (1 << FEATURE_BITS) - 1;
-
-export function featureHashes(features: Iterable<string>): Uint32Array {
-  return Uint32Array.from(features, tokenHash);
 }
 
 /** The chi-square part's log-odds are clamped to ± this: 0.99966. */
@@ -95,25 +80,15 @@ export class SpamModel {
   }
 
   /** Learns a batch (training): the counts once per message, the weights in shuffled passes; `below` are the layers under this one. */
-  train(messages: readonly { features: MessageFeatures; spam: boolean }[], seed = 1, below: readonly SpamModel[] = [], day = dayOf(Date.now())): void {
-    this.trainHashed(messages.map((message) => ({ ...hashedFeatures(message.features), spam: message.spam })), seed, below, day);
-  }
-
-  /** train() of messages kept as hashes. */
-  trainHashed(messages: readonly HashedMessage[], seed = 1, below: readonly SpamModel[] = [], day = dayOf(Date.now())): void {
-    for (const message of messages) this.counts.learnHashes(message.hashes, message.spam, 1, day);
-    trainAll([...below.map((model) => model.grams), this.grams], messages.map((message) => ({ indices: folded(message.grams), spam: message.spam })), seed);
+  train(messages: readonly LabelledMessage[], seed = 1, below: readonly SpamModel[] = [], day = dayOf(Date.now())): void {
+    for (const message of messages) this.counts.learnHashes(message.tokens, message.spam, 1, day);
+    trainAll([...below.map((model) => model.grams), this.grams], messages.map((message) => ({ hashes: message.grams, spam: message.spam })), seed);
   }
 
   /** Learns one message (a correction, `spam learn`), by its error under `below` and this layer. */
   learn(features: MessageFeatures, spam: boolean, below: readonly SpamModel[] = [], day = dayOf(Date.now())): void {
-    this.learnHashed({ ...hashedFeatures(features), spam }, below, day);
-  }
-
-  /** learn() of a message kept as hashes. */
-  learnHashed(message: HashedMessage, below: readonly SpamModel[] = [], day = dayOf(Date.now())): void {
-    this.counts.learnHashes(message.hashes, message.spam, 1, day);
-    logisticLearn([...below.map((model) => model.grams), this.grams], folded(message.grams), message.spam);
+    this.counts.learnHashes(features.tokens, spam, 1, day);
+    logisticLearn([...below.map((model) => model.grams), this.grams], features.grams, spam);
   }
 
   /** Keeps at most `max` features (README, Spam filter: pruning); returns how many went. */
@@ -126,34 +101,15 @@ export class SpamModel {
   }
 }
 
-/** Hashes folded to weight indices. */
-function folded(hashes: Uint32Array): Uint32Array {
-  const out = new Uint32Array(hashes.length);
-  for (let i = 0; i < hashes.length; i++) out[i] = hashes[i]! & FEATURE_MASK;
-  return out;
-}
-
 /** The score under several layers (the instance's, then a user's): counts add, weights add. */
 export function scoreLayers(layers: readonly SpamModel[], features: MessageFeatures): SpamScore {
-  return scoreHashed(layers, hashedFeatures(features));
-}
-
-/** scoreLayers() of features kept as hashes. */
-export function scoreHashed(layers: readonly SpamModel[], features: HashedFeatures): SpamScore {
-  const chiSquare = classifyHashes(features.hashes, layers.map((model) => model.counts));
-  const grams = logisticLogOdds(layers.map((model) => model.grams), folded(features.grams));
+  const chiSquare = classifyHashes(features.tokens, layers.map((model) => model.counts));
+  const grams = logisticLogOdds(layers.map((model) => model.grams), features.grams);
   const logOdds = (clampedLogOdds(chiSquare.score, CHI_LIMIT) + GRAMS_WEIGHT * grams) / (1 + GRAMS_WEIGHT);
   return { score: sigmoid(logOdds), logOdds, chiSquare, grams: sigmoid(grams) };
 }
 
 const sigmoid = (z: number) => 1 / (1 + Math.exp(-z));
-
-/** ln(p / (1 − p)) within ±limit (p = 0 or 1 included). */
-function clampedLogOdds(p: number, limit: number): number {
-  if (!(p > 0)) return -limit;
-  if (!(p < 1)) return limit;
-  return Math.max(-limit, Math.min(limit, Math.log(p / (1 - p))));
-}
 
 /** Messages learned under the layers together. */
 export function trainedTotals(layers: readonly SpamModel[]): { spam: number; ham: number } {

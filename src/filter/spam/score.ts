@@ -40,11 +40,16 @@ export interface SpamThresholds {
   reject: number;
 }
 
+/** ln(p / (1 − p)) within ±limit (p = 0 or 1 included). */
+export function clampedLogOdds(p: number, limit: number): number {
+  if (!(p > 0)) return -limit;
+  if (!(p < 1)) return limit;
+  return Math.max(-limit, Math.min(limit, Math.log(p / (1 - p))));
+}
+
 /** The classifier's probability as points (its log-odds, clamped). */
 export function classifierPoints(probability: number): number {
-  if (!(probability > 0)) return -CLASSIFIER_LIMIT;
-  if (!(probability < 1)) return CLASSIFIER_LIMIT;
-  return Math.max(-CLASSIFIER_LIMIT, Math.min(CLASSIFIER_LIMIT, Math.log(probability / (1 - probability))));
+  return clampedLogOdds(probability, CLASSIFIER_LIMIT);
 }
 
 /** The rules that hit: a header rule on any occurrence of its field, a body rule on the text. */

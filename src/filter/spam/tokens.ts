@@ -10,8 +10,8 @@
 // bodies spooled past 1 MiB), text is read up to MAX_TEXT_OCTETS per part and
 // MAX_TOKENS features per message.
 import { walkMime, type MessageSource } from '../attachments/mime-walk.ts';
-import { decodeCharset, decodeUnlabelled, parameterValues, parseFieldValue } from '../attachments/parameters.ts';
-import { decodeEncodedWords } from '../attachments/encoded-words.ts';
+import { decodeCharset, parameterValues, parseFieldValue } from '../attachments/parameters.ts';
+import { fieldText } from '../attachments/encoded-words.ts';
 import { readPieces } from '../attachments/source.ts';
 import { fnvMore, tokenHash } from './token-table.ts';
 
@@ -90,7 +90,7 @@ export async function readMessage(message: MessageSource, options: TokenOptions 
     if (event.depth === 0) {
       headerTokens(event.fields, add);
       if (options.withText) {
-        for (const field of event.fields) fields.push({ name: field.name, value: decodeEncodedWords(decodeUnlabelled(field.value)) });
+        for (const field of event.fields) fields.push({ name: field.name, value: fieldText(field.value) });
       }
     }
     add(named('type', event.mediaType));
@@ -120,7 +120,7 @@ function headerTokens(fields: readonly { name: string; value: string }[], add: F
   for (const field of fields) {
     const name = field.name.toLowerCase();
     if (!HEADER_FIELDS.has(name)) continue;
-    const value = decodeEncodedWords(decodeUnlabelled(field.value));
+    const value = fieldText(field.value);
     if (name === 'content-type') {
       add(named(name, parseFieldValue(value).value));
       continue;
@@ -147,15 +147,9 @@ function textTokens(text: string, prefix: string, add: FeatureSink, pairs = pref
   let previous: number | undefined;
   let i = 0;
   while (i < n) {
-    let cp = text.charCodeAt(i);
-    let width = 1;
-    if (cp >= 0xd800 && cp <= 0xdbff && i + 1 < n) {
-      const low = text.charCodeAt(i + 1);
-      if (low >= 0xdc00 && low <= 0xdfff) {
-        cp = ((cp - 0xd800) << 10) + (low - 0xdc00) + 0x10000;
-        width = 2;
-      }
-    }
+    // Code points, as the u flag reads them: a surrogate pair is one, a lone surrogate is itself.
+    const cp = text.codePointAt(i)!;
+    const width = cp > 0xffff ? 2 : 1;
     if ((classOf(cp) & WORD_START) === 0) {
       i += width;
       continue;
@@ -164,18 +158,10 @@ function textTokens(text: string, prefix: string, add: FeatureSink, pairs = pref
     let end = i + width;
     let ascii = cp < 0x80;
     for (let j = end; j < n; ) {
-      let next = text.charCodeAt(j);
-      let step = 1;
-      if (next >= 0xd800 && next <= 0xdbff && j + 1 < n) {
-        const low = text.charCodeAt(j + 1);
-        if (low >= 0xdc00 && low <= 0xdfff) {
-          next = ((next - 0xd800) << 10) + (low - 0xdc00) + 0x10000;
-          step = 2;
-        }
-      }
+      const next = text.codePointAt(j)!;
       const kind = classOf(next);
       if ((kind & WORD_INNER) === 0) break;
-      j += step;
+      j += next > 0xffff ? 2 : 1;
       if (kind & WORD_END) {
         end = j;
         if (next >= 0x80) ascii = false;

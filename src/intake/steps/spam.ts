@@ -16,8 +16,7 @@ import { GRAM_OCTETS, messageGrams } from '../../filter/spam/grams.ts';
 import { scoreLayers, trainedTotals, type SpamModel } from '../../filter/spam/model.ts';
 import { actionFor, classifierPoints, ruleHits, shownPoints, SPAM_FIELD_NAMES, spamFields, totalOf, type ScoreTerm, type SpamRule, type SpamThresholds } from '../../filter/spam/score.ts';
 import { parseHeaderSection } from '../../mail/header.ts';
-import { decodeEncodedWords } from '../../filter/attachments/encoded-words.ts';
-import { decodeUnlabelled } from '../../filter/attachments/parameters.ts';
+import { fieldText } from '../../filter/attachments/encoded-words.ts';
 import type { Reply } from '../../mail/reply.ts';
 import type { JunkMode } from '../../store/spam.ts';
 import { JUNK } from '../../store/mailboxes.ts';
@@ -185,10 +184,10 @@ function domainPatterns(local: readonly string[]): RegExp[] {
 
 /** The header's fields as readMessage gives them (encoded words decoded), without reading the body. */
 function decodedFields(header: Buffer): { name: string; value: string }[] {
-  // The walk reads header octets as latin1 and decodeUnlabelled turns 8-bit UTF-8 back into
+  // The walk reads header octets as latin1 and fieldText turns 8-bit UTF-8 back into
   // text; parsed through a UTF-8 copy of the latin1 text, the values are those same latin1 strings.
   const octets = Buffer.from(header.toString('latin1'), 'utf8');
-  return parseHeaderSection(octets).fields.map((field) => ({ name: field.name, value: decodeEncodedWords(decodeUnlabelled(field.value)) }));
+  return parseHeaderSection(octets).fields.map((field) => ({ name: field.name, value: fieldText(field.value) }));
 }
 
 /** Edits removing incoming X-Spam-* fields of the header. */

@@ -194,14 +194,15 @@ export class SqliteMessageStore implements MailboxStore, DeliveryStore {
   async move(userId: number, fromMailboxId: number, ids: readonly number[], toName: string): Promise<number> {
     const moveOne = this.#db.prepare('UPDATE messages SET mailbox_id = ?, uid = ? WHERE id = ? AND mailbox_id = ?');
     const owned = this.#db.prepare('SELECT 1 FROM mailboxes WHERE id = ? AND user_id = ?');
+    const present = this.#db.prepare('SELECT 1 FROM messages WHERE id = ? AND mailbox_id = ?');
     return commitDurably(this.#db, () => {
       if (!owned.get(fromMailboxId, userId)) throw new UnknownMailboxError(`no mailbox ${fromMailboxId} of user ${userId}`);
       const target = this.#rows.createMailbox(userId, toName);
       if (target === fromMailboxId) return 0;
       let moved = 0;
       for (const id of ids) {
-        const present = this.#db.prepare('SELECT 1 FROM messages WHERE id = ? AND mailbox_id = ?').get(id, fromMailboxId);
-        if (present) moved += Number(moveOne.run(target, this.#rows.takeUid(target), id, fromMailboxId).changes);
+        // Only a message that is there takes a UID in the target (UIDs are never reused).
+        if (present.get(id, fromMailboxId)) moved += Number(moveOne.run(target, this.#rows.takeUid(target), id, fromMailboxId).changes);
       }
       return moved;
     });

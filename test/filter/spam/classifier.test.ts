@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { tmpdir } from 'node:os';
 import { chi2Q, classifyHashes, featureProbability, TokenCounts } from '../../../src/filter/spam/classifier.ts';
 import { messageTokens } from '../../../src/filter/spam/tokens.ts';
-import { CHI_LIMIT, SpamModel, type MessageFeatures } from '../../../src/filter/spam/model.ts';
+import { CHI_LIMIT, SpamModel, type LabelledMessage, type MessageFeatures } from '../../../src/filter/spam/model.ts';
 import { messageGrams } from '../../../src/filter/spam/grams.ts';
 import { DenseWeights, featureIndex } from '../../../src/filter/spam/logistic.ts';
 import { TokenTable, tokenHash } from '../../../src/filter/spam/token-table.ts';
@@ -109,11 +109,11 @@ test('tokens: subject words by field, base64 and charset decoded, HTML rendered,
 /** What the model reads of a message: tokens and 4-grams. */
 const featuresOf = async (raw: string): Promise<MessageFeatures> => ({ tokens: await tokensOf(raw), grams: messageGrams(Buffer.from(raw)) });
 
-async function smallCorpus(): Promise<{ features: MessageFeatures; spam: boolean }[]> {
-  const messages: { features: MessageFeatures; spam: boolean }[] = [];
+async function smallCorpus(): Promise<LabelledMessage[]> {
+  const messages: LabelledMessage[] = [];
   for (let i = 0; i < 30; i++) {
-    messages.push({ features: await featuresOf(messageOf('special offer', SPAM_WORDS, i)), spam: true });
-    messages.push({ features: await featuresOf(messageOf('patch review', HAM_WORDS, i)), spam: false });
+    messages.push({ ...(await featuresOf(messageOf('special offer', SPAM_WORDS, i))), spam: true });
+    messages.push({ ...(await featuresOf(messageOf('patch review', HAM_WORDS, i))), spam: false });
   }
   return messages;
 }

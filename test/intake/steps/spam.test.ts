@@ -37,7 +37,7 @@ before(async () => {
   for (let i = 0; i < 30; i++) {
     for (const [words, spam] of [[SPAM_WORDS, true], [HAM_WORDS, false]] as const) {
       const raw = text(words[i % words.length]!, words, i);
-      messages.push({ features: { tokens: await messageTokens(Buffer.from(raw), { scratchDir: scratch, maxBytes: 1 << 20 }), grams: messageGrams(Buffer.from(raw)) }, spam });
+      messages.push({ tokens: await messageTokens(Buffer.from(raw), { scratchDir: scratch, maxBytes: 1 << 20 }), grams: messageGrams(Buffer.from(raw)), spam });
     }
   }
   instance.train(messages, 1);
